@@ -1,0 +1,130 @@
+"""Edit-to-new-response latency of the serving app (imports torch + mlflow, holds a loaded model):
+median and p90 over N edits, one run, same app and machine, for
+  1. the fork-server reloader under the host watcher (`devtools watch`),
+  2. `uvicorn --reload` in the same container (SERVING_RELOADER=uvicorn),
+  3. `docker compose watch` with the file's own develop.watch rule (sync+restart: a container restart).
+Target: (1) median at most 0.3 s and at least 8x faster than (2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "services" / "serving" / "app.py"
+PROJECT = "mlstack-bench"
+PORT = 28080
+ENV = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": str(PORT)}
+
+
+def devtools(*args: str, env: dict[str, str] | None = None) -> None:
+    binary = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
+    subprocess.run([binary, *args], env=env or ENV, check=True, capture_output=True)
+
+
+def probe() -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1) as response:
+            return json.loads(response.read()).get("probe")
+    except Exception:
+        return None
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not reached within {timeout}s")
+        time.sleep(0.01)
+
+
+def edit_latencies(original: str, edits: int, timeout: float) -> list[float]:
+    samples = []
+    for _ in range(edits):
+        marker = uuid.uuid4().hex[:8]
+        text = re.sub(
+            r'        return \{"status": "ok".*\}', f'        return {{"status": "ok", "probe": "{marker}"}}', original
+        )
+        start = time.monotonic()
+        APP.write_text(text)
+        wait_until(lambda marker=marker: probe() == marker, timeout)
+        samples.append(time.monotonic() - start)
+        time.sleep(1.0)  # let the previous worker drain before the next edit
+    return samples
+
+
+def stats(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def main(edits: int = 10) -> int:
+    original = APP.read_text()
+    results: dict[str, list[float]] = {}
+    try:
+        devtools("up")
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "devtools", "watch"],
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        time.sleep(3)
+        results["fork-server reloader + devtools watch"] = edit_latencies(original, edits, 30)
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=15)
+        APP.write_text(original)
+
+        devtools("up", "serving", env={**ENV, "SERVING_RELOADER": "uvicorn"})
+        results["uvicorn --reload"] = edit_latencies(original, edits, 120)
+        APP.write_text(original)
+
+        compose = [
+            "docker",
+            "compose",
+            "-p",
+            PROJECT,
+            "-f",
+            str(REPO / "docker-compose.yml"),
+            "-f",
+            str(REPO / "docker-compose.dev.yml"),
+        ]
+        devtools("up", "serving")
+        watch = subprocess.Popen(
+            [*compose, "watch", "--no-up", "serving"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        time.sleep(3)
+        results["docker compose watch (sync+restart)"] = edit_latencies(original, edits, 180)
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=30)
+    finally:
+        APP.write_text(original)
+        devtools("down", "-v")
+    for name, samples in results.items():
+        median, p90 = stats(samples)
+        print(f"  {name:40s} median {median:6.3f}s  p90 {p90:6.3f}s  (n={len(samples)})")
+    ours = stats(results["fork-server reloader + devtools watch"])[0]
+    uvicorn = stats(results["uvicorn --reload"])[0]
+    ok = ours <= 0.3 and uvicorn / ours >= 8
+    print(
+        f"reload: fork-server median {ours:.3f}s, {uvicorn / ours:.1f}x faster than uvicorn --reload "
+        f"(targets: <= 0.3 s, >= 8x) {'PASS' if ok else 'FAIL'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

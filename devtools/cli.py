@@ -1,0 +1,134 @@
+"""The `devtools` command: a root Typer app, one module per command, one error boundary.
+
+Importing this module must stay cheap (`devtools --help` is benchmarked against `import typer`):
+no docker SDK, mlflow, torch or yaml here or in the command modules' top level.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from devtools import __version__, proc
+from devtools.commands import (
+    build,
+    config,
+    deploy,
+    doctor,
+    down,
+    gpu,
+    logs,
+    pipeline,
+    ps,
+    seed,
+    shell,
+    train,
+    up,
+    watch,
+)
+from devtools.errors import DevtoolsError, ExitCode
+
+
+def _debug() -> bool:
+    return os.environ.get("DEVTOOLS_DEBUG") == "1"
+
+
+GPU_MODES = ("require", "auto")
+
+
+def normalize_gpu_flag(args: list[str]) -> list[str]:
+    """A bare `--gpu` means `--gpu=require`: the parser has no options whose value may be left out,
+    and `devtools up --gpu` must not swallow the next word (a service name) as its value."""
+    normalized: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return normalized + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else None
+        normalized.append("--gpu=require" if arg == "--gpu" and following not in GPU_MODES else arg)
+    return normalized
+
+
+class _ErrorBoundary(TyperGroup):
+    """Turns a DevtoolsError into one line on stderr and its exit code; anything else is a bug."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return list(super().parse_args(ctx, normalize_gpu_flag(args)))
+
+    # ctx is typer's vendored click Context, which typer does not export publicly.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DevtoolsError as exc:
+            if _debug():
+                import traceback  # only on the error path: it is a noticeable share of startup
+
+                traceback.print_exc()
+            print(f"devtools: {exc.message}", file=sys.stderr)
+            raise typer.Exit(int(exc.code)) from exc
+        except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # Typer's own usage errors derive from its vendored click; let them through untouched.
+            if type(exc).__module__.startswith("typer."):
+                raise
+            if _debug():
+                raise
+            print(
+                f"devtools: internal error: {type(exc).__name__}: {exc} (set DEVTOOLS_DEBUG=1 for the traceback)",
+                file=sys.stderr,
+            )
+            raise typer.Exit(int(ExitCode.INTERNAL)) from exc
+
+
+app = typer.Typer(
+    cls=_ErrorBoundary,
+    name="devtools",
+    help="Run the ML dev stack (MLflow, training, serving) on Docker Compose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help: rich-formatted help imports rich and markdown-it, doubling `devtools --help` time.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"devtools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every docker command run.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    proc.set_verbose(verbose)
+
+
+app.command("up")(up.up)
+app.command("down")(down.down)
+app.command("ps")(ps.ps)
+app.command("logs")(logs.logs)
+app.command("shell", context_settings={"allow_interspersed_args": False})(shell.shell)
+app.command("build")(build.build)
+app.command("config")(config.config)
+app.command("doctor")(doctor.doctor)
+app.command("gpu")(gpu.gpu)
+app.command("watch")(watch.watch)
+app.add_typer(deploy.app, name="deploy")
+# Options after `train` belong to the training job, not to devtools.
+app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train.train)
+app.command("pipeline")(pipeline.pipeline)
+app.command("seed")(seed.seed)
+
+
+def main() -> None:
+    app()

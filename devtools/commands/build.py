@@ -1,0 +1,197 @@
+"""devtools build: build service images from the `dev` or `prod` targets.
+
+Prod images are tagged with the git revision (or --tag) and labelled with it (OCI labels from the
+VCS_REF / VERSION build args). Compose's `build` has no --platform flag; DOCKER_DEFAULT_PLATFORM, which
+Compose applies to every service without a `platform:`, is what reaches the engine (checked on engine
+20.10 without buildx). The local image store holds one architecture per tag and there is no registry
+for a manifest list, so several platforms are built one after another, tagged TAG-ARCH each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from devtools import proc
+from devtools.compose import ComposeConfig, ComposeProject
+from devtools.errors import DevtoolsError, ExitCode
+
+
+class Target(str, Enum):
+    dev = "dev"
+    prod = "prod"
+
+
+# What docker-compose.yml falls back to without DEVTOOLS_TAG, and what `devtools up` runs.
+DEFAULT_TAG = "latest"
+# Docker's tag grammar: up to 128 of [A-Za-z0-9_.-], not starting with . or -.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# os/arch[/variant], as `docker build --platform` takes it.
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The checkout's short commit, or None outside git (a source tarball, a repo without commits)."""
+
+    commit: str | None
+
+    @classmethod
+    def of(cls, root: Path) -> Revision:
+        # No .git at or above the root: nothing to ask, and no process started (and no git error shown).
+        if not any((directory / ".git").exists() for directory in (root, *root.parents)):
+            return cls(None)
+        try:
+            done = proc.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture=True, check=False)
+        except DevtoolsError:  # no git program: same as no repository
+            return cls(None)
+        commit = done.stdout.strip()
+        return cls(commit if done.returncode == 0 and _TAG.fullmatch(commit) else None)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One image set to build: the tag its images get and the platform to build for (None: the engine's)."""
+
+    tag: str
+    platform: str | None
+
+
+def split_platforms(values: Sequence[str]) -> list[str]:
+    """Repeated --platform and comma-separated lists are the same thing; order kept, duplicates dropped."""
+    platforms: list[str] = []
+    for item in (part.strip() for value in values for part in value.split(",")):
+        if not item:
+            continue
+        if not _PLATFORM.fullmatch(item):
+            raise DevtoolsError(f"--platform '{item}': expected OS/ARCH like linux/amd64 or linux/arm64", ExitCode.USAGE)
+        if item not in platforms:
+            platforms.append(item)
+    return platforms
+
+
+def variants(tag: str, platforms: Sequence[str]) -> list[Variant]:
+    """One platform (or none) keeps the tag as given; several get TAG-ARCH each (linux/arm/v7: TAG-arm-v7),
+    since one tag in the local store cannot hold two architectures."""
+    if len(platforms) <= 1:
+        return [Variant(tag, platforms[0] if platforms else None)]
+    return [Variant(f"{tag}-{'-'.join(platform.split('/')[1:])}", platform) for platform in platforms]
+
+
+def source_url() -> str | None:
+    """SOURCE_URL from the environment (CI sets it), refused when it carries credentials: build args are
+    readable by anyone with the image (`docker history`, `docker inspect`)."""
+    url = os.environ.get("SOURCE_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise DevtoolsError(
+            "SOURCE_URL holds credentials; build args end up in the image's history (use the URL without user:token@)",
+            ExitCode.USAGE,
+        )
+    return url
+
+
+def label_args(version: str, revision: Revision) -> list[str]:
+    """--build-arg for the OCI labels; values equal to the Dockerfiles' defaults are left out."""
+    args = {"VERSION": version if version != DEFAULT_TAG else None, "VCS_REF": revision.commit, "SOURCE_URL": source_url()}
+    return [flag for key, value in args.items() if value for flag in ("--build-arg", f"{key}={value}")]
+
+
+def image_name(config: ComposeConfig, service: str) -> str | None:
+    image = config.services[service].get("image")
+    return image if isinstance(image, str) else None
+
+
+def retag(config: ComposeConfig, services: Sequence[str], tag: str) -> list[str]:
+    """`docker tag` each built image to `tag` as well; returns the new names."""
+    tagged = []
+    for service in services:
+        image = image_name(config, service)
+        if image is None or ":" not in image.rsplit("/", 1)[-1]:
+            continue
+        target = f"{image.rsplit(':', 1)[0]}:{tag}"
+        proc.run(["docker", "tag", image, target], capture=True)
+        tagged.append(target)
+    return tagged
+
+
+def build(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,
+    target: Annotated[
+        Target, typer.Option("--target", help="dev: the dev stack's images; prod: production.")
+    ] = Target.dev,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="prod: the image tag (default: the git revision, `git rev-parse --short HEAD`, which also "
+            "moves `latest`; `latest` outside git).",
+        ),
+    ] = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            metavar="OS/ARCH[,...]",
+            help="prod: build for these platforms (repeat or comma-separate). One keeps the tag; several are "
+            "built in turn as TAG-ARCH. A foreign architecture needs QEMU (binfmt) and a base image for it "
+            "(PYTHON_IMAGE).",
+        ),
+    ] = None,
+) -> None:
+    """Build images (their base image first)."""
+    from devtools.build_state import BuildState  # hashing is only needed once a build runs
+    from devtools.stack import with_build_bases
+
+    if target is Target.dev:
+        if tag is not None or platform:
+            # The dev images' names are fixed (`:dev` in docker-compose.dev.yml): nothing to tag.
+            raise DevtoolsError("--tag and --platform apply to --target prod only", ExitCode.USAGE)
+        project = ComposeProject.dev()
+        config = project.config()
+        config.require(services or [])
+        names = with_build_bases(config, services or [])
+        project.run("build", *names)
+        BuildState(project).record(config, names)
+        return
+
+    platforms = split_platforms(platform or [])
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise DevtoolsError(f"--tag '{tag}': letters, digits, _ . - (at most 128, not starting with . or -)", ExitCode.USAGE)
+    prod = ComposeProject.prod()
+    revision = Revision.of(prod.root)
+    base_tag = tag or revision.commit or DEFAULT_TAG
+    plan = variants(base_tag, platforms)
+    built: list[str] = []
+    config: ComposeConfig | None = None
+    names: list[str] = []
+    for variant in plan:
+        env = {**prod.env, "DEVTOOLS_TAG": variant.tag}
+        if variant.platform:
+            env["DOCKER_DEFAULT_PLATFORM"] = variant.platform
+        project = ComposeProject(prod.root, prod.name, prod.files, prod.profiles, env)
+        config = project.config()
+        config.require(services or [])
+        names = with_build_bases(config, services or [])
+        project.run("build", *label_args(base_tag, revision), *names)
+        built += [image for name in names if (image := image_name(config, name))]
+        if variant.tag == DEFAULT_TAG and variant.platform is None:
+            # Only images under the tag `up` runs are recorded as fresh for it.
+            BuildState(project).record(config, names)
+    if config is not None and tag is None and not platforms and base_tag != DEFAULT_TAG:
+        # A build of the checkout is also what `devtools up --prod` (and `docker run mlstack/...:latest`)
+        # should find; an explicit --tag names a release and leaves `latest` alone.
+        built += retag(config, names, DEFAULT_TAG)
+    for image in built:
+        typer.echo(f"built {image}" + (f" ({plan[0].platform})" if len(plan) == 1 and plan[0].platform else ""))

@@ -1,0 +1,17 @@
+"""devtools pipeline: prepare the training data (skipped when its inputs are unchanged)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from devtools.compose import ComposeProject
+from devtools.jobs import run_job
+
+
+def pipeline(
+    force: Annotated[bool, typer.Option("--force", help="Prepare again even if nothing changed.")] = False,
+) -> None:
+    """Prepare the training data into the data volume, with a manifest."""
+    run_job(ComposeProject.dev(), "training", ["python", "-m", "training", "pipeline", *(["--force"] if force else [])])

@@ -1,0 +1,17 @@
+"""devtools seed: the demo experiment and registered model (what `up` does on first start)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from devtools.compose import ComposeProject
+from devtools.jobs import run_job
+
+
+def seed(
+    force: Annotated[bool, typer.Option("--force", help="Seed again: a new run, version and alias.")] = False,
+) -> None:
+    """Seed MLflow; does nothing when it is already seeded, unless --force."""
+    run_job(ComposeProject.dev(), "training", ["python", "-m", "training", "seed", *(["--force"] if force else [])])

@@ -1,0 +1,67 @@
+"""devtools up: build what is missing or stale, start the dev stack, wait until it is healthy."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from devtools.compose import ComposeProject
+
+
+class GpuMode(str, Enum):
+    require = "require"
+    auto = "auto"
+
+
+def with_gpu(project: ComposeProject, mode: GpuMode | None) -> ComposeProject:
+    """`--gpu`: fail before starting anything unless a GPU is usable; `--gpu auto`: use one if there is.
+
+    Either way the only change to the stack is one more -f file."""
+    if mode is None:
+        return project
+    from devtools import gpu
+
+    report = gpu.detect(smoke=True)
+    if mode is GpuMode.require:
+        gpu.require_gpu(report)
+    elif not report.usable:
+        typer.echo(f"--gpu auto: {report.summary()}; starting on CPU", err=True)
+        return project
+    typer.echo(report.summary(), err=True)
+    return project.with_file(project.root / gpu.GPU_OVERRIDE_FILE)
+
+
+def up(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to start (default: all).")] = None,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Never build; use the images there are.")] = False,
+    wait_timeout: Annotated[
+        int, typer.Option("--wait-timeout", min=1, help="Seconds to wait for every healthcheck to pass.")
+    ] = 300,
+    gpu: Annotated[
+        GpuMode | None,
+        typer.Option(
+            "--gpu",
+            help="Use NVIDIA GPUs: bare --gpu requires them (fails naming the missing layer, starting nothing); "
+            "--gpu auto uses them when present.",
+        ),
+    ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Stay attached: watch files and act per service (Ctrl-C leaves the stack up)."),
+    ] = False,
+) -> None:
+    """Start the dev stack and return once every service with a healthcheck is healthy."""
+    from devtools import stack  # not needed for --help
+
+    project = with_gpu(ComposeProject.dev(), gpu)
+    urls = stack.start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
+    typer.echo(f"Stack '{project.name}' is up.")
+    width = max((len(title) for title, _ in urls), default=0)
+    for title, url in urls:
+        typer.echo(f"  {title.ljust(width)}  {url}")
+    if watch:
+        from devtools.watch import loop
+
+        loop.run(project, project.config())

@@ -1,0 +1,15 @@
+"""The CPU architectures Fargate runs; a module of its own so the CLI can name them at import time."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Arch(str, Enum):
+    x86_64 = "x86_64"
+    arm64 = "arm64"
+
+    @property
+    def ecs(self) -> str:
+        """The runtimePlatform.cpuArchitecture value."""
+        return "X86_64" if self is Arch.x86_64 else "ARM64"

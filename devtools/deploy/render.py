@@ -1,0 +1,120 @@
+"""`devtools deploy render ecs`: the prod Compose config -> validated ECS documents on disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devtools import proc
+from devtools.compose import ComposeConfig, ComposeProject
+from devtools.deploy import ecs, validate
+from devtools.deploy.documents import Document, write
+from devtools.deploy.settings import PLACEHOLDER, Options, Settings, read_env_file, resolve
+from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
+from devtools.errors import DevtoolsError, ExitCode
+
+DEFAULT_OUT = Path("build") / "ecs"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    workloads: list[Workload]
+    documents: list[Document]
+
+    def placeholders(self) -> list[str]:
+        found: set[str] = set()
+        for document in self.documents:
+            for text in _strings(document.params):
+                found.update(PLACEHOLDER.findall(text))
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class Result:
+    rendered: Rendered
+    written: list[Path]
+    summary: str
+
+
+def render(config: ComposeConfig, settings: Settings) -> Rendered:
+    """Every deployable service's documents, validated; raises DevtoolsError on the first problem."""
+    services = config.services
+    base_images = build_base_images(services)
+    workloads = [
+        workload
+        for name, service in services.items()
+        if (workload := read_workload(name, service, base_images=base_images)) is not None
+    ]
+    if not workloads:
+        raise DevtoolsError("the Compose file has no service to deploy", ExitCode.FAILURE)
+    documents = [document for workload in workloads for document in ecs.documents(workload, settings)]
+    validate.check(documents)
+    return Rendered(workloads, documents)
+
+
+def git_revision(root: Path) -> str:
+    argv = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
+    try:
+        done = proc.run(argv, capture=True, check=False)
+    except DevtoolsError as exc:
+        raise DevtoolsError(f"{exc.message}; pass --tag to name the image tag", ExitCode.FAILURE) from exc
+    revision = done.stdout.strip()
+    if done.returncode != 0 or not revision:
+        lines = done.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit code {done.returncode}"
+        raise DevtoolsError(f"cannot tag images by git revision ({why}); pass --tag", ExitCode.FAILURE)
+    return revision
+
+
+def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:
+    file_env = read_env_file(env_file) if env_file else {}
+    project = ComposeProject.prod()
+    # As in Compose, the shell environment wins over the env file; its values also reach `${...}`
+    # interpolation in the Compose file (x-ecs included).
+    extra = {key: value for key, value in file_env.items() if key not in os.environ}
+    project = ComposeProject(project.root, project.name, project.files, project.profiles, {**project.env, **extra})
+    tag = options.tag or git_revision(project.root)
+    settings = resolve(options, {**file_env, **os.environ}, project=project.name, tag=tag)
+    rendered = render(project.config(), settings)
+    target = out if out is not None else project.root / DEFAULT_OUT
+    written = write(rendered.documents, target)
+    return Result(rendered, written, summarize(rendered, settings, target))
+
+
+def summarize(rendered: Rendered, settings: Settings, out: Path) -> str:
+    tasks = [w.name for w in rendered.workloads if w.kind is Kind.TASK]
+    services = [w.name for w in rendered.workloads if w.kind is Kind.SERVICE]
+    scaled = [w.name for w in rendered.workloads if w.autoscaling is not None]
+    parts = [
+        f"{len(rendered.documents)} documents in {display_path(out)} for tag {settings.tag}",
+        f"services: {', '.join(services) or 'none'}",
+        f"run-task definitions: {', '.join(tasks) or 'none'}",
+        f"autoscaling: {', '.join(scaled) or 'none'}",
+        f"valid for botocore {validate.botocore_version()}",
+    ]
+    placeholders = rendered.placeholders()
+    if placeholders:
+        parts.append(f"{len(placeholders)} placeholders to fill: {' '.join(placeholders)}")
+    return "; ".join(parts)
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

@@ -1,0 +1,154 @@
+"""Known docker / compose stderr, turned into one actionable line and a documented exit code.
+
+One table, matched against the tail of stderr, first match wins. Anything unknown keeps the last
+meaningful stderr line, so the user still sees what docker said.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from devtools.errors import DevtoolsError, ExitCode
+
+_DOCKER_INSTALL = "https://docs.docker.com/engine/install/"
+_COMPOSE_INSTALL = "https://docs.docker.com/compose/install/linux/"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    # Compiled on first use (`compiled`), not at import: every devtools start would pay for it.
+    regex: str
+    code: ExitCode
+    message: Callable[[re.Match[str]], str]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.regex)
+
+
+@functools.cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def _compose_v2_missing(_: re.Match[str]) -> str:
+    if shutil.which("docker-compose"):
+        return (
+            "only Compose v1 ('docker-compose') is installed; devtools needs Compose v2 "
+            f"('docker compose'): {_COMPOSE_INSTALL}"
+        )
+    return f"the Docker Compose v2 plugin is not installed ('docker compose' is unknown): {_COMPOSE_INSTALL}"
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        r"permission denied while trying to connect to the Docker daemon",
+        ExitCode.DOCKER_UNAVAILABLE,
+        lambda m: (
+            "no permission to use the Docker daemon; add yourself to the 'docker' group "
+            "(sudo usermod -aG docker $USER, then log in again)"
+        ),
+    ),
+    _Rule(
+        r"Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running",
+        ExitCode.DOCKER_UNAVAILABLE,
+        lambda m: (
+            f"the Docker daemon is not reachable at {m.group(1)}; start Docker "
+            "(Docker Desktop, or 'sudo systemctl start docker') and retry"
+        ),
+    ),
+    _Rule(
+        r"unknown command: docker compose|'compose' is not a docker command|unknown shorthand flag: 'f' in -f",
+        ExitCode.DOCKER_UNAVAILABLE,
+        _compose_v2_missing,
+    ),
+    _Rule(
+        r"no such service: (\S+)",
+        ExitCode.UNKNOWN_SERVICE,
+        lambda m: f"unknown service '{m.group(1)}'; 'devtools ps' or 'devtools config --services' lists them",
+    ),
+    _Rule(
+        r'service "([^"]+)" is not running',
+        ExitCode.NOT_RUNNING,
+        lambda m: f"service '{m.group(1)}' is not running; start it with 'devtools up {m.group(1)}'",
+    ),
+    _Rule(
+        r"(?:listen tcp\d?|Bind for) (?:([\d.]+|\[[0-9a-f:]*\]):)?(\d+)(?::| failed:).*"
+        r"(?:address already in use|port is already allocated)",
+        ExitCode.PORT_IN_USE,
+        lambda m: (
+            f"port {m.group(2)} on {m.group(1) or 'the host'} is already in use; stop what holds it "
+            f"(ss -ltnp 'sport = :{m.group(2)}') or choose another port in .env"
+        ),
+    ),
+    _Rule(
+        r"target stage (\S+) could not be found",
+        ExitCode.BUILD_FAILED,
+        lambda m: f"build failed: the Dockerfile has no stage '{m.group(1)}'",
+    ),
+    _Rule(
+        r"failed to solve: (?:.*?executor failed running \[(.*)\]: (exit code: \d+)|(.*))",
+        ExitCode.BUILD_FAILED,
+        lambda m: (
+            f"build failed: '{m.group(1)}' ended with {m.group(2)} (the build output above says why)"
+            if m.group(1)
+            else f"build failed: {m.group(3)}"
+        ),
+    ),
+    _Rule(
+        r"container (\S+) is unhealthy|dependency failed to start: container (\S+) (?:is unhealthy|exited \(\d+\))",
+        ExitCode.UNHEALTHY,
+        lambda m: f"container {m.group(1) or m.group(2)} did not become healthy; see 'devtools logs'",
+    ),
+    _Rule(
+        r'service "([^"]+)" didn\'t complete successfully: exit (\d+)',
+        ExitCode.UNHEALTHY,
+        lambda m: (
+            f"the one-shot service '{m.group(1)}' failed with exit code {m.group(2)}; see 'devtools logs {m.group(1)}'"
+        ),
+    ),
+    _Rule(
+        r"container (\S+) exited \((\d+)\)",
+        ExitCode.UNHEALTHY,
+        lambda m: f"container {m.group(1)} exited with code {m.group(2)}; see 'devtools logs'",
+    ),
+    _Rule(
+        r"application not healthy after (\S+)|timeout waiting for",
+        ExitCode.UNHEALTHY,
+        lambda m: (
+            f"services did not become healthy within the wait timeout{' (' + m.group(1) + ')' if m.group(1) else ''}; "
+            "see 'devtools ps' and 'devtools logs', or raise --wait-timeout"
+        ),
+    ),
+)
+
+
+def _last_meaningful_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def classify(argv: Sequence[str], returncode: int, stderr: str) -> DevtoolsError:
+    """Explain a failed command in one line; known stderr maps to its own exit code."""
+    for rule in _RULES:
+        match = rule.pattern.search(stderr)
+        if match:
+            return DevtoolsError(rule.message(match), rule.code)
+    said = _last_meaningful_line(stderr)
+    return DevtoolsError(
+        f"'{shlex.join(argv[:3])} ...' failed with exit code {returncode}" + (f": {said}" if said else "")
+    )
+
+
+def missing_program(program: str) -> DevtoolsError:
+    if program == "docker":
+        return DevtoolsError(
+            f"the docker CLI was not found on PATH; install Docker Engine: {_DOCKER_INSTALL}",
+            ExitCode.DOCKER_UNAVAILABLE,
+        )
+    return DevtoolsError(f"'{program}' was not found on PATH")

@@ -1,0 +1,31 @@
+"""The one error type a user can act on, and the exit codes the CLI documents (README: Exit codes)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1  # a docker / compose command failed for a reason not listed below
+    USAGE = 2  # bad arguments (the CLI parser's own code)
+    DOCKER_UNAVAILABLE = 3  # no docker CLI, daemon not reachable, or no Compose v2
+    UNKNOWN_SERVICE = 4
+    PORT_IN_USE = 5
+    BUILD_FAILED = 6
+    UNHEALTHY = 7  # a service did not become healthy in time, or exited
+    NOT_RUNNING = 8  # the command needs a running service (shell)
+    INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
+    INTERRUPTED = 130
+
+
+class DevtoolsError(Exception):
+    """Something the user can fix: shown as one line on stderr, the process exits with `code`."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.message

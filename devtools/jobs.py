@@ -1,0 +1,30 @@
+"""Running a command inside a service: the terminal and exit code are handed to docker compose."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from devtools.compose import ComposeProject
+
+
+def tty_flags() -> list[str]:
+    """No TTY unless both ends are terminals: scripts and CI would get garbled output otherwise."""
+    return [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
+
+
+def strip_separator(args: Sequence[str] | None) -> list[str]:
+    """The parser keeps a literal "--" that separates devtools' options from the passed-through ones."""
+    args = list(args or [])
+    return args[1:] if args[:1] == ["--"] else args
+
+
+def run_job(project: ComposeProject, service: str, argv: Sequence[str]) -> None:
+    """Run argv in `service`: inside the running container, or a one-off container when it is down.
+
+    Never returns: this process becomes docker compose, so the job's exit code is devtools' exit code.
+    """
+    if service in project.running_services():
+        project.exec_("exec", *tty_flags(), service, *argv)
+    # A one-off container starts the service's dependencies (MLflow) and replaces its entrypoint.
+    project.exec_("run", "--rm", *tty_flags(), "--entrypoint", argv[0], service, *argv[1:])

@@ -1,0 +1,91 @@
+"""The one place devtools starts external processes.
+
+Every command is an argv list (never a shell string). `--verbose` echoes it. Failures are turned
+into a `DevtoolsError` by `docker_errors.classify`, from the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from devtools.docker_errors import classify, missing_program
+
+_verbose = False
+_STDERR_TAIL_LINES = 200
+
+
+def set_verbose(enabled: bool) -> None:
+    global _verbose
+    _verbose = enabled
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _echo(argv: Sequence[str]) -> None:
+    if _verbose:
+        print(f"+ {shlex.join(argv)}", file=sys.stderr, flush=True)
+
+
+def _merged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    return None if env is None else {**os.environ, **env}
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    capture: bool = False,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Completed:
+    """Run argv to completion.
+
+    capture=False streams stdout and stderr to the terminal (stderr is also kept, so a failure can be
+    explained); capture=True returns both as text.
+    """
+    _echo(argv)
+    try:
+        if capture:
+            done = subprocess.run(list(argv), capture_output=True, text=True, env=_merged_env(env), check=False)
+            result = Completed(tuple(argv), done.returncode, done.stdout, done.stderr)
+        else:
+            result = _run_streaming(argv, env)
+    except FileNotFoundError as exc:
+        raise missing_program(argv[0]) from exc
+    if check and result.returncode != 0:
+        raise classify(result.argv, result.returncode, result.stderr)
+    return result
+
+
+def _run_streaming(argv: Sequence[str], env: Mapping[str, str] | None) -> Completed:
+    tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
+    with subprocess.Popen(list(argv), stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            sys.stderr.write(line)
+            tail.append(line)
+        returncode = child.wait()
+    return Completed(tuple(argv), returncode, "", "".join(tail))
+
+
+def exec_(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> NoReturn:
+    """Replace this process with argv, so the terminal, signals and exit code are the child's."""
+    _echo(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], list(argv), _merged_env(env) or dict(os.environ))
+    except FileNotFoundError as exc:
+        raise missing_program(argv[0]) from exc

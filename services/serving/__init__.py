@@ -1,0 +1,1 @@
+"""The serving service: a FastAPI app in front of the registered model."""

@@ -1,0 +1,39 @@
+"""`python -m serving`: the server, configured from the environment.
+
+SERVING_RELOAD=1 (dev): the fork-server reloader (reloader.py) keeps torch, mlflow and the model warm
+and serves each code change from a fresh worker; SERVING_RELOADER=uvicorn selects `uvicorn --reload`
+instead (the slow baseline it is benchmarked against). Otherwise SERVING_WORKERS uvicorn workers.
+The graceful-shutdown timeout stays below Compose's stop_grace_period (10 s by default) so in-flight
+requests finish before Docker's SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    reload = os.environ.get("SERVING_RELOAD") == "1"
+    if reload and os.environ.get("SERVING_RELOADER", "fork") == "fork":
+        from serving import reloader
+
+        reloader.main()
+        return
+    import uvicorn
+
+    uvicorn.run(
+        "serving.app:app",
+        host=os.environ.get("SERVING_HOST", "0.0.0.0"),
+        port=int(os.environ.get("SERVING_PORT", "8080")),
+        reload=reload,
+        reload_dirs=[str(Path(__file__).parent)] if reload else None,
+        workers=None if reload else int(os.environ.get("SERVING_WORKERS", "1")),
+        timeout_graceful_shutdown=int(os.environ.get("SERVING_GRACEFUL_TIMEOUT", "8")),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""HTTP surface of the serving container: the registered model behind FastAPI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from serving import metrics
+from serving.request_schema import PredictRequest, describe_signature, to_model_input
+from serving.settings import Settings
+from serving.slot import LoadedModel, ModelSlot
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class _Metrics:
+    """Pure ASGI middleware (no per-request task like BaseHTTPMiddleware): count and time requests."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_record(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        metrics.IN_PROGRESS.inc()
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            metrics.IN_PROGRESS.dec()
+            endpoint = scope["path"]
+            metrics.REQUESTS.labels(endpoint, str(status["code"])).inc()
+            metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - start)
+
+
+def _not_ready(slot: ModelSlot) -> JSONResponse:
+    return JSONResponse(
+        {"status": "not ready", "reason": slot.status.not_ready_reason or "no model loaded"}, status_code=503
+    )
+
+
+def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastAPI:
+    settings = settings or Settings.from_env()
+    slot = ModelSlot()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not watch:
+            yield
+            return
+        from serving.model_store import ModelStore
+        from serving.watcher import AliasWatcher
+
+        watcher = AliasWatcher(ModelStore(settings), slot, settings)
+        watcher.start()
+        yield
+        watcher.stop()
+
+    app = FastAPI(
+        title="mlstack serving",
+        version="0.1.0",
+        description=f"Serves `models:/{settings.model_name}@{settings.model_alias}` and follows the alias.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(_Metrics)
+    app.state.slot = slot
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Liveness: the process answers HTTP."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"description": "No model loaded yet; the reason says why"}})
+    def ready() -> Any:
+        """Readiness for the load balancer: a model is loaded."""
+        model = slot.current
+        if model is None:
+            return _not_ready(slot)
+        return {"status": "ready", "model": model.name, "version": model.version}
+
+    @app.get("/model")
+    def model_info() -> dict[str, Any]:
+        """What is being served, and the last swap error if a newer version was refused."""
+        model = slot.current
+        return {
+            "name": settings.model_name,
+            "alias": settings.model_alias,
+            "version": model.version if model else None,
+            "run_id": model.run_id if model else None,
+            "loaded_at": datetime.fromtimestamp(model.loaded_at, tz=timezone.utc).isoformat() if model else None,
+            "signature": describe_signature(model.pyfunc.metadata.signature) if model else None,
+            "not_ready_reason": slot.status.not_ready_reason,
+            "last_swap_error": slot.status.last_swap_error,
+            "last_swap_error_version": slot.status.last_swap_error_version,
+        }
+
+    @app.post("/predict", responses={422: {"description": "The input does not match the model signature"}})
+    def predict(request: PredictRequest) -> Any:
+        """Predict with the served version; the response names the version that answered."""
+        model: LoadedModel | None = slot.current  # one reference for the whole request
+        if model is None:
+            return _not_ready(slot)
+        data = to_model_input(request, model.pyfunc.metadata.signature)
+        predictions = model.pyfunc.predict(data)
+        return JSONResponse(
+            {"predictions": _jsonable(predictions), "model_version": model.version},
+            headers={"X-Model-Version": model.version},
+        )
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        """MLflow's scoring protocol (dataframe_split, dataframe_records, instances, inputs; JSON or CSV),
+        so existing MLflow clients work unchanged."""
+        from starlette.concurrency import run_in_threadpool
+
+        model = slot.current
+        if model is None:
+            return _not_ready(slot)
+        body = await request.body()
+        content_type = request.headers.get("content-type", "application/json")
+        return await run_in_threadpool(_score, model, body, content_type)
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _score(model: LoadedModel, body: bytes, content_type: str) -> Response:
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    headers = {"X-Model-Version": model.version}
+    try:
+        result = scoring_server.invocations(body, content_type, model.pyfunc, model.pyfunc.metadata.get_input_schema())
+    except MlflowException as error:
+        status = error.get_http_status_code()
+        # A malformed body is the client's fault whatever MLflow's code says: never answer 5xx for it.
+        status = status if 400 <= status < 500 else 400
+        return JSONResponse({"error_code": error.error_code, "message": error.message}, status, headers=headers)
+    return Response(result.response, status_code=result.status, media_type=result.mimetype, headers=headers)
+
+
+def _jsonable(predictions: Any) -> Any:
+    return predictions.tolist() if hasattr(predictions, "tolist") else predictions
+
+
+app = create_app()

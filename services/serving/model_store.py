@@ -1,0 +1,86 @@
+"""Resolving `models:/<name>@<alias>`, with a local artifact cache keyed by model version."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serving.settings import Settings
+from serving.slot import LoadedModel
+
+_COMPLETE = ".complete"
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    version: str
+    run_id: str
+    source: str
+
+
+class ModelStore:
+    def __init__(self, settings: Settings) -> None:
+        from mlflow import MlflowClient
+
+        self.settings = settings
+        self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+    def resolve_alias(self) -> AliasTarget:
+        mv = self.client.get_model_version_by_alias(self.settings.model_name, self.settings.model_alias)
+        return AliasTarget(version=str(mv.version), run_id=str(mv.run_id), source=str(mv.source))
+
+    def local_copy(self, target: AliasTarget) -> Path:
+        """The version's artifacts on local disk, downloaded once: a restart does not download again."""
+        import mlflow
+
+        cached = self.settings.cache_dir / self.settings.model_name / target.version
+        if (cached / _COMPLETE).exists():
+            return cached
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Download next to the cache and rename, so a crash mid-download never leaves a half copy.
+        staging = Path(tempfile.mkdtemp(dir=self.settings.cache_dir, prefix=".download-"))
+        try:
+            uri = f"models:/{self.settings.model_name}/{target.version}"
+            mlflow.set_tracking_uri(self.settings.tracking_uri)
+            path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging)))
+            (path / _COMPLETE).touch()
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(cached, ignore_errors=True)
+            path.rename(cached)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return cached
+
+    def load(self, target: AliasTarget) -> LoadedModel:
+        import mlflow.pyfunc
+
+        path = self.local_copy(target)
+        # CPU unless told otherwise: a CPU-exported model must not be moved to a GPU it never saw.
+        pyfunc = mlflow.pyfunc.load_model(str(path), model_config={"device": "cpu"})
+        return LoadedModel(
+            name=self.settings.model_name,
+            version=target.version,
+            alias=self.settings.model_alias,
+            run_id=target.run_id,
+            pyfunc=pyfunc,
+            input_example=_input_example(pyfunc, path),
+        )
+
+
+def _input_example(pyfunc: Any, path: Path) -> Any:
+    try:
+        return pyfunc.input_example
+    except Exception:
+        from mlflow.models import Model
+
+        return Model.load(str(path)).load_input_example(str(path))
+
+
+def smoke_test(model: LoadedModel) -> None:
+    """A new version must predict on its own input example before it may serve traffic."""
+    if model.input_example is None:
+        raise RuntimeError(f"version {model.version} has no input example to smoke-test")
+    model.pyfunc.predict(model.input_example)

@@ -1,0 +1,59 @@
+"""The model currently served, and the one atomic swap that replaces it.
+
+A request takes one reference to the current `LoadedModel` and uses only that, so a swap never
+mixes versions within a request and in-flight requests finish on the model they started with.
+Replacing a single attribute is atomic in CPython; the lock only orders concurrent swaps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    pyfunc: Any  # mlflow.pyfunc.PyFuncModel
+    input_example: Any
+    loaded_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class SlotStatus:
+    # Why no model is ready yet (cold start), or why the last swap failed; None when fine.
+    not_ready_reason: str | None = "loading the model"
+    last_swap_error: str | None = None
+    last_swap_error_version: str | None = None
+
+
+class ModelSlot:
+    def __init__(self) -> None:
+        self._current: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self.status = SlotStatus()
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def swap(self, model: LoadedModel) -> LoadedModel | None:
+        with self._lock:
+            previous, self._current = self._current, model
+            self.status.not_ready_reason = None
+            self.status.last_swap_error = None
+            self.status.last_swap_error_version = None
+            return previous
+
+    def record_failure(self, version: str | None, error: str) -> None:
+        with self._lock:
+            if self._current is None:
+                self.status.not_ready_reason = error
+            else:
+                self.status.last_swap_error = error
+                self.status.last_swap_error_version = version

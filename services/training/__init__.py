@@ -1,0 +1,1 @@
+"""The training service: trains a model and records it in MLflow."""

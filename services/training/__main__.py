@@ -1,0 +1,284 @@
+"""`python -m training {pipeline,train,seed}`: the training service's command line.
+
+Exit codes: 0 ok, 1 training failed, 2 bad usage or device, 3 data problem,
+4 MLflow unreachable or failing, 130 interrupted. Errors are one line on stderr;
+DEVTOOLS_DEBUG=1 adds the traceback. torch, transformers and mlflow are imported by the
+commands, not here, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import threading
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from training.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, TrainingError, one_line
+from training.settings import default_data_dir, default_tracking_uri
+
+PROG = "python -m training"
+EXIT_CODES = """exit codes:
+  0    success (including "already seeded" and a skipped pipeline)
+  1    training failed (diverged, or an unexpected error)
+  2    bad usage, or --device cuda without a usable GPU
+  3    prepared data missing, corrupt or unwritable
+  4    MLflow tracking server unreachable or failing
+  130  interrupted (Ctrl-C, SIGTERM); a started run is marked FAILED
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other failure of this command.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _seed_value(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:  # numpy's seed range
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _alias(text: str) -> str:
+    # MLflow's rules: word characters and dashes; 'latest' and 'v<N>' are reserved.
+    if not re.fullmatch(r"[\w\-]{1,255}", text) or text.lower() == "latest" or re.fullmatch(r"[vV]\d+", text):
+        raise argparse.ArgumentTypeError(f"invalid alias {text!r} (letters, digits, _ and -; not 'latest' or 'v<N>')")
+    return text
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+_positive_int.__name__ = "positive integer"  # argparse names the type in its error message
+_positive_float.__name__ = "positive number"
+_seed_value.__name__ = "seed"
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="prepared data directory (default: $TRAINING_DATA_DIR or /data; now %(default)s)",
+    )
+
+
+def _add_tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        default=default_tracking_uri(),
+        help="MLflow tracking server (default: $MLFLOW_TRACKING_URI or http://mlflow:5000; now %(default)s)",
+    )
+    parser.add_argument("--experiment", type=_name, default="demo", help="MLflow experiment (default: %(default)s)")
+    parser.add_argument(
+        "--model-name", type=_name, default="digits-classifier", help="registered model name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--alias", type=_alias, default="champion", help="registered model alias (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto = CUDA when available, else CPU; cuda fails (exit 2) without a GPU (default: %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from training.seed import SEED_EPOCHS
+    from training.train import TrainConfig
+
+    defaults = TrainConfig(data_dir=Path(), tracking_uri="")
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Prepare data, train the digits classifier and record it in MLflow.",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{pipeline,train,seed}")
+
+    pipeline = commands.add_parser(
+        "pipeline",
+        help="prepare train/validation splits (skipped when up to date)",
+        description=(
+            "Write train.npz, validation.npz and manifest.json from scikit-learn's bundled digits.\n"
+            "Skipped when the input and pipeline version are unchanged and the outputs match their hashes."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    _add_data_dir(pipeline)
+    pipeline.add_argument("--force", action="store_true", help="rerun even when up to date")
+    pipeline.set_defaults(handler=_pipeline)
+
+    train = commands.add_parser(
+        "train",
+        help="train, log to MLflow, register a version, move the alias",
+        description=(
+            "Train on the prepared data (run `pipeline` first), log params, metrics and the model to MLflow,\n"
+            "register a new model version and move the alias per --promote."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    train.add_argument("--epochs", type=_positive_int, default=defaults.epochs, help="(default: %(default)s)")
+    train.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="(default: %(default)s)")
+    train.add_argument(
+        "--lr", type=_positive_float, default=defaults.lr, help="peak learning rate (default: %(default)s)"
+    )
+    train.add_argument("--seed", type=_seed_value, default=defaults.seed, help="(default: %(default)s)")
+    train.add_argument(
+        "--promote",
+        choices=("auto", "always", "never"),
+        default=defaults.promote,
+        help="auto: move the alias only when val_accuracy beats its holder's, or nobody holds it "
+        "(default: %(default)s)",
+    )
+    train.add_argument("--run-name", default=None, help="MLflow run name (default: generated)")
+    _add_tracking(train)
+    _add_data_dir(train)
+    train.set_defaults(handler=_train)
+
+    seed = commands.add_parser(
+        "seed",
+        help="seed a fresh MLflow with a demo run and the alias (idempotent)",
+        description=(
+            "Prepare the data and run a short training with --promote always, unless the experiment already\n"
+            "has a finished run and the model has the alias: then print 'already seeded' and change nothing."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    seed.add_argument("--force", action="store_true", help="seed again: a new run, version and alias move")
+    seed.add_argument("--epochs", type=_positive_int, default=SEED_EPOCHS, help="(default: %(default)s)")
+    _add_tracking(seed)
+    _add_data_dir(seed)
+    seed.set_defaults(handler=_seed)
+    return parser
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from training.data import run_pipeline
+
+    print(run_pipeline(args.data_dir, force=args.force).summary())
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.train import TrainConfig, train
+
+    result = train(
+        TrainConfig(
+            data_dir=args.data_dir,
+            tracking_uri=args.tracking_uri,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            experiment=args.experiment,
+            model_name=args.model_name,
+            alias=args.alias,
+            promote=args.promote,
+            run_name=args.run_name,
+        )
+    )
+    print(result.summary())
+    return EXIT_OK
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from training.seed import SeedConfig, seed
+
+    print(
+        seed(
+            SeedConfig(
+                data_dir=args.data_dir,
+                tracking_uri=args.tracking_uri,
+                experiment=args.experiment,
+                model_name=args.model_name,
+                alias=args.alias,
+                epochs=args.epochs,
+                device=args.device,
+                force=args.force,
+            )
+        )
+    )
+    return EXIT_OK
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """Keep library chatter (INFO logs, deprecation notices) out of the output unless debugging."""
+    if debug:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (docker stop) unwinds like Ctrl-C, so an active MLflow run is ended FAILED.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("DEVTOOLS_DEBUG") == "1"
+    _quiet_libraries(debug)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+    if on_main_thread:
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return handler(args)
+    except TrainingError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG} {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (set DEVTOOLS_DEBUG=1 for the traceback)"
+        print(f"{PROG} {args.command}: error: {type(exc).__name__}: {one_line(exc)[:300]}{hint}", file=sys.stderr)
+        return EXIT_TRAINING
+    finally:
+        if on_main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

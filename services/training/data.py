@@ -1,0 +1,230 @@
+"""Data pipeline: scikit-learn's bundled digits -> train/validation `.npz` splits + manifest.json.
+
+The digits data ships inside the scikit-learn package, so nothing is downloaded. The pipeline is
+skipped when the input hash and PIPELINE_VERSION are unchanged and every output still matches
+the hash recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from training.errors import DataError, one_line
+
+# Bump when the transformation or split changes: prepared data from another version is redone.
+PIPELINE_VERSION = "1"
+SPLIT_SEED = 0
+VALIDATION_FRACTION = 0.2
+SPLITS = ("train", "validation")
+MANIFEST = "manifest.json"
+REBUILD = "run `python -m training pipeline` to rebuild it"
+NUM_FEATURES = 64
+NUM_CLASSES = 10
+FEATURE_DTYPE = np.float32
+LABEL_DTYPE = np.int64
+
+Features = npt.NDArray[np.float32]
+Labels = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Split:
+    x: Features
+    y: Labels
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated prepared data, as training consumes it."""
+
+    train: Split
+    validation: Split
+    manifest: dict[str, Any]
+    manifest_path: Path
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    skipped: bool
+    reason: str
+    data_dir: Path
+    manifest: dict[str, Any]
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{name} {info['rows']} rows" for name, info in self.manifest["splits"].items())
+        if self.skipped:
+            return f"pipeline: up to date in {self.data_dir} ({counts}); skipped, use --force to rerun"
+        return f"pipeline: wrote {counts} to {self.data_dir} ({self.reason})"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_arrays(*arrays: npt.NDArray[Any]) -> str:
+    """Hash of the arrays' content, dtype and shape (independent of how they were stored)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        contiguous = np.ascontiguousarray(array)
+        digest.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+        digest.update(contiguous.tobytes())
+    return digest.hexdigest()
+
+
+def load_source() -> tuple[Features, Labels, dict[str, Any]]:
+    """The raw digits data and a description of it (with its sha256)."""
+    import sklearn  # type: ignore[import-untyped]
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+
+    x, y = load_digits(return_X_y=True)
+    source = {
+        "name": "sklearn.datasets.load_digits",
+        "scikit_learn_version": sklearn.__version__,
+        "rows": int(x.shape[0]),
+        "sha256": sha256_arrays(x, y),
+    }
+    return x.astype(FEATURE_DTYPE), y.astype(LABEL_DTYPE), source
+
+
+def run_pipeline(data_dir: Path, *, force: bool = False) -> PipelineResult:
+    """Prepare the splits in data_dir unless they are already up to date."""
+    x, y, source = load_source()
+    manifest_path = data_dir / MANIFEST
+    stale = "forced" if force else _stale_reason(manifest_path, source["sha256"])
+    if stale is None:
+        return PipelineResult(True, "up to date", data_dir, _read_manifest(manifest_path))
+
+    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=VALIDATION_FRACTION, random_state=SPLIT_SEED, stratify=y
+    )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        splits: dict[str, Any] = {}
+        for name, split in zip(SPLITS, (Split(x_train, y_train), Split(x_val, y_val)), strict=True):
+            path = data_dir / f"{name}.npz"
+            _atomic_write(path, partial(_save_split, split=split))
+            splits[name] = {
+                "file": path.name,
+                "rows": int(split.x.shape[0]),
+                "x_shape": list(split.x.shape),
+                "y_shape": list(split.y.shape),
+                "sha256": sha256_file(path),
+            }
+        manifest: dict[str, Any] = {
+            "pipeline_version": PIPELINE_VERSION,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "source": source,
+            "split": {"seed": SPLIT_SEED, "validation_fraction": VALIDATION_FRACTION, "stratified": True},
+            "features": {"shape": [NUM_FEATURES], "dtype": np.dtype(FEATURE_DTYPE).name, "range": [0, 16]},
+            "labels": {"shape": [], "dtype": np.dtype(LABEL_DTYPE).name, "num_classes": NUM_CLASSES},
+            "splits": splits,
+        }
+        # The manifest goes last: an interrupted run leaves no manifest claiming new files.
+        text = json.dumps(manifest, indent=2) + "\n"
+        _atomic_write(manifest_path, lambda f: f.write(text.encode()))
+    except OSError as exc:
+        raise DataError(f"cannot write prepared data to {data_dir}: {exc.strerror or one_line(exc)}") from exc
+    return PipelineResult(False, stale, data_dir, manifest)
+
+
+def load_prepared(data_dir: Path) -> Prepared:
+    """Load and validate the prepared splits; DataError names the missing or corrupt file."""
+    manifest_path = data_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise DataError(f"prepared data not found: {manifest_path} is missing (run `python -m training pipeline`)")
+    manifest = _read_manifest(manifest_path)
+    if manifest.get("pipeline_version") != PIPELINE_VERSION:
+        raise DataError(
+            f"prepared data in {data_dir} is from pipeline version {manifest.get('pipeline_version')!r}, "
+            f"expected {PIPELINE_VERSION!r} (run `python -m training pipeline`)"
+        )
+    loaded = [_load_split(data_dir, manifest, name) for name in SPLITS]
+    return Prepared(train=loaded[0], validation=loaded[1], manifest=manifest, manifest_path=manifest_path)
+
+
+def _load_split(data_dir: Path, manifest: dict[str, Any], name: str) -> Split:
+    info = manifest["splits"][name]
+    path = data_dir / info["file"]
+    if not path.is_file():
+        raise DataError(f"data file missing: {path} ({REBUILD})")
+    if sha256_file(path) != info["sha256"]:
+        raise DataError(f"data file corrupt: {path} does not match its sha256 in {MANIFEST} ({REBUILD})")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x, y = archive["x"], archive["y"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"data file unreadable: {path} ({one_line(exc)})") from exc
+    if list(x.shape) != info["x_shape"] or list(y.shape) != info["y_shape"] or x.dtype != FEATURE_DTYPE:
+        found = f"x{x.shape} {x.dtype}, y{y.shape}"
+        raise DataError(f"data file corrupt: {path} holds {found}, unlike its manifest ({REBUILD})")
+    return Split(x=x, y=y.astype(LABEL_DTYPE))
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not all(
+            {"file", "sha256", "x_shape", "y_shape"} <= set(manifest["splits"][name]) for name in SPLITS
+        ):
+            raise ValueError("unexpected structure")
+        return manifest
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"manifest unreadable: {path} ({one_line(exc)}; {REBUILD})") from exc
+
+
+def _stale_reason(manifest_path: Path, source_sha256: str) -> str | None:
+    """Why the prepared data must be redone, or None when it is up to date."""
+    if not manifest_path.is_file():
+        return "no manifest yet"
+    try:
+        manifest = _read_manifest(manifest_path)
+    except DataError:
+        return "manifest unreadable"
+    if manifest.get("pipeline_version") != PIPELINE_VERSION:
+        return f"pipeline version {manifest.get('pipeline_version')} -> {PIPELINE_VERSION}"
+    if manifest.get("source", {}).get("sha256") != source_sha256:
+        return "input data changed"
+    for name in SPLITS:
+        path = manifest_path.parent / manifest["splits"][name]["file"]
+        if not path.is_file():
+            return f"{path.name} missing"
+        if sha256_file(path) != manifest["splits"][name]["sha256"]:
+            return f"{path.name} changed"
+    return None
+
+
+def _save_split(f: IO[bytes], split: Split) -> None:
+    np.savez(f, x=split.x, y=split.y)
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write through a temporary file in the same directory, then rename over path."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        # mkstemp creates 0600; the data volume is shared by the prod and dev users.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

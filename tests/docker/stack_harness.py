@@ -1,0 +1,191 @@
+"""Docker tier: the real CLI against a real engine, in an isolated Compose project on its own ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "mlstack-test"
+MLFLOW_PORT = 15000
+SERVING_PORT = 18080
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: dict[str, str]
+
+    def devtools(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "devtools", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"devtools {' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def url(self, service: str, path: str) -> str:
+        port = MLFLOW_PORT if service == "mlflow" else SERVING_PORT
+        return f"http://127.0.0.1:{port}{path}"
+
+
+def get_json(url: str, timeout: float = 10) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def project_resources() -> dict[str, list[str]]:
+    """Containers, networks and volumes labelled with the test project (docker SDK)."""
+    import docker
+
+    client = docker.from_env()
+    label = {"label": f"com.docker.compose.project={PROJECT}"}
+    return {
+        "containers": [c.name for c in client.containers.list(all=True, filters=label)],
+        "networks": [n.name for n in client.networks.list(filters=label)],
+        "volumes": [v.name for v in client.volumes.list(filters=label)],
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "MLFLOW_PORT": str(MLFLOW_PORT),
+        "SERVING_PORT": str(SERVING_PORT),
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str]) -> Iterator[Stack]:
+    """`devtools up` once for the session; torn down with -v at the end whatever happened."""
+    running = Stack(stack_env)
+    running.devtools("down", "-v", check=False)
+    up = running.devtools("up", "--wait-timeout", "600")
+    running_stack_output[:] = [up.stdout]
+    yield running
+    running.devtools("down", "-v", check=False)
+
+
+running_stack_output: list[str] = []
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    import shutil
+
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass(frozen=True)
+class Postgres:
+    bin_dir: Path
+    port: int
+    as_user: tuple[str, ...]
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql://mlflow:mlflow@127.0.0.1:{self.port}/mlflow"
+
+    def query(self, sql: str) -> str:
+        done = subprocess.run(
+            [
+                str(self.bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "mlflow",
+                "-d",
+                "mlflow",
+                "-tAc",
+                sql,
+            ],
+            env={**os.environ, "PGPASSWORD": "mlflow"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[Postgres]:
+    """A real PostgreSQL server (Debian's binaries) on 127.0.0.1, with a password-protected `mlflow` db."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        message = "PostgreSQL server binaries not installed (Debian: apt-get install postgresql)"
+        if request.config.getoption("--require-docker"):
+            pytest.fail(message)
+        pytest.skip(message)
+    import shutil
+    import tempfile
+
+    # Not under pytest's tmp dir: that is private to root, and the server may run as another user.
+    root = Path(tempfile.mkdtemp(prefix="mlstack-pg-"))
+    data, pwfile = root / "data", root / "pw"
+    pwfile.write_text("mlflow\n")
+    # initdb refuses to run as root; CI runs as root, so the server runs as Debian's postgres user.
+    as_user: tuple[str, ...] = ("runuser", "-u", "postgres", "--") if os.getuid() == 0 else ()
+    if as_user:
+        subprocess.run(["chown", "-R", "postgres:postgres", str(root)], check=True)
+    run = lambda *argv: subprocess.run([*as_user, *argv], check=True, capture_output=True, text=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=scram-sha-256", f"--pwfile={pwfile}")
+    port = free_port()
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root}"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    server = Postgres(bin_dir, port, as_user)
+    try:
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow", "mlflow"],
+            env={**os.environ, "PGPASSWORD": "mlflow"},
+            check=True,
+            capture_output=True,
+        )
+        yield server
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(root, ignore_errors=True)

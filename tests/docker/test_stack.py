@@ -1,0 +1,97 @@
+"""The foundation end to end: up, health, cross-service HTTP, non-root dev shell, prod images, down -v."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from stack_harness import PROJECT, Stack, get_json, project_resources, running_stack_output
+
+
+def test_up_brings_mlflow_and_serving_to_healthy(stack: Stack) -> None:
+    assert stack.url("mlflow", "/") in running_stack_output[0]
+    assert stack.url("serving", "/docs") in running_stack_output[0]
+    rows = {}
+    for line in stack.devtools("ps").stdout.splitlines()[1:]:
+        cells = line.split()
+        rows[cells[0]] = cells[1:]
+    assert rows["mlflow"][:2] == ["running", "healthy"]
+    assert rows["serving"][:2] == ["running", "healthy"]
+    assert rows["training"][0] == "running"
+
+
+def test_serving_health_answers_from_the_host(stack: Stack) -> None:
+    assert get_json(stack.url("serving", "/health")) == {"status": "ok"}
+
+
+def test_mlflow_rest_api_answers_from_the_host(stack: Stack) -> None:
+    body = get_json(stack.url("mlflow", "/api/2.0/mlflow/experiments/search?max_results=10"))
+    assert any(exp["name"] == "Default" for exp in body["experiments"])
+
+
+def test_mlflow_rest_api_answers_from_serving_by_service_name(stack: Stack) -> None:
+    # Host header "mlflow:5000" must pass MLflow's DNS-rebinding check (--allowed-hosts).
+    script = (
+        "import json, urllib.request;"
+        "r = urllib.request.urlopen('http://mlflow:5000/api/2.0/mlflow/experiments/search?max_results=1', timeout=10);"
+        "print(r.status, len(json.load(r)['experiments']))"
+    )
+    done = stack.devtools("shell", "serving", "--", "python", "-c", script)
+    assert done.stdout.split() == ["200", "1"]
+
+
+def test_dev_shell_is_not_root(stack: Stack) -> None:
+    uid = stack.devtools("shell", "serving", "--", "id", "-u").stdout.strip()
+    assert uid.isdigit() and int(uid) != 0
+
+
+def test_shell_passes_the_exit_code_through(stack: Stack) -> None:
+    done = stack.devtools("shell", "training", "--", "sh", "-c", "exit 7", check=False)
+    assert done.returncode == 7
+
+
+def test_second_up_rebuilds_nothing_and_keeps_containers(stack: Stack) -> None:
+    before = {c: cid for c, cid in _container_ids().items() if not c.endswith("base-1")}
+    done = stack.devtools("up")
+    assert "Building" not in done.stderr and "naming to" not in done.stderr
+    after = {c: cid for c, cid in _container_ids().items() if not c.endswith("base-1")}
+    assert before == after
+
+
+def _container_ids() -> dict[str, str]:
+    import docker
+
+    client = docker.from_env()
+    return {
+        c.name: c.id
+        for c in client.containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
+    }
+
+
+@pytest.mark.parametrize("service", ["serving", "training", "mlflow"])
+def test_prod_images_are_non_root_without_compilers(stack: Stack, service: str) -> None:
+    stack.devtools("build", "--target", "prod", service)
+    image = f"mlstack/{service}:latest"
+    inspect = json.loads(subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=True).stdout)
+    assert inspect[0]["Config"]["User"] == "10001:10001"
+    uid = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "id", image, "-u"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert uid == "10001"
+    compilers = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc c++ clang || true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert compilers == ""
+    if service in ("serving", "mlflow"):
+        assert inspect[0]["Config"]["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_z_down_volumes_leaves_nothing_of_the_project(stack: Stack) -> None:
+    # Named test_z_ so it runs last in this module; the session fixture downs again regardless.
+    assert project_resources()["volumes"], "the stack should have created its volumes"
+    stack.devtools("down", "-v")
+    assert project_resources() == {"containers": [], "networks": [], "volumes": []}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""GPU tier check for a bare NVIDIA machine: no Docker, no installed devtools, just this checkout.
+
+1. The host layers of `devtools gpu` (driver, WSL2, driver CUDA vs the training image's CUDA).
+2. A few training steps of the real model (services/training) on the device `--device auto` picks,
+   timed against the same steps on CPU.
+
+Exit 0 when the host driver passes and the steps ran on CUDA; 1 otherwise; 2 when torch or
+transformers is missing. Usage: python tests/gpu/check_gpu.py [--steps N] [--host-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+REPO = Path(__file__).resolve().parents[2]
+for path in (REPO, REPO / "services"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from devtools.gpu.layers import Status  # noqa: E402  (needs the repo on sys.path first)
+from devtools.gpu.probes import collect  # noqa: E402
+from devtools.gpu.report import GpuReport, assess, render  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+BATCH_SIZE = 64
+WARMUP_STEPS = 3
+
+
+def host_report() -> GpuReport:
+    return assess(collect(engine=False), smoke_requested=False)
+
+
+def training_data() -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The digits data when scikit-learn is there, else random pixels of the same shape."""
+    import torch
+
+    try:
+        from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+    except ImportError:
+        generator = torch.Generator().manual_seed(0)
+        features = torch.randint(0, 17, (1797, 64), generator=generator).float()
+        return features, torch.randint(0, 10, (1797,), generator=generator), "random 8x8 pixels"
+    x, y = load_digits(return_X_y=True)
+    return torch.from_numpy(x).float(), torch.from_numpy(y).long(), "scikit-learn digits"
+
+
+def steps_per_second(device: torch.device, steps: int, features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Train the real model (training.model) for `steps` AdamW steps on `device`; steps per second."""
+    import torch
+    from torch.nn import functional
+    from training.model import DigitsClassifier, ModelSpec
+    from training.train import seed_everything
+
+    seed_everything(0, device)
+    model = DigitsClassifier(ModelSpec()).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    x, y = features.to(device), labels.to(device)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(device)
+
+    def step(index: int) -> torch.Tensor:
+        start = (index * BATCH_SIZE) % (len(x) - BATCH_SIZE)
+        batch = order[start : start + BATCH_SIZE]
+        loss = functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        return loss.detach()
+
+    for index in range(WARMUP_STEPS):
+        step(index)
+    _sync(device)
+    started = time.perf_counter()
+    for index in range(steps):
+        loss = step(WARMUP_STEPS + index)
+    _sync(device)
+    elapsed = time.perf_counter() - started
+    if not torch.isfinite(loss):
+        raise SystemExit(f"training diverged on {device}: loss {loss.item()}")
+    return steps / elapsed
+
+
+def _sync(device: torch.device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50, help="timed training steps per device (default 50)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="as `train --device`")
+    parser.add_argument("--host-only", action="store_true", help="only the host layers; no torch needed")
+    args = parser.parse_args(argv)
+
+    report = host_report()
+    print("== host layers")
+    for line in render(report):
+        print(line)
+    driver_ok = report.layer("driver").status is Status.OK
+    for gpu in report.gpus:
+        print(f"GPU: {gpu.name}, {gpu.memory_mib} MiB, compute capability {gpu.compute_capability or '?'}")
+    if report.gpus:
+        print(f"driver: {report.gpus[0].driver}, newest CUDA it runs: {report.cuda_version or '?'}")
+    if args.host_only:
+        return 0 if report.usable and driver_ok else 1
+
+    try:
+        import torch
+        from training.train import resolve_device
+    except ImportError as exc:
+        print(f"cannot run the training step: {exc} (pip install -r services/training/requirements*.txt)")
+        return 2
+    print(f"== training step (services/training, --device {args.device})")
+    device = resolve_device(args.device)
+    print(f"torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none (CPU build)'}")
+    print(f"device: {device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    features, labels, source = training_data()
+    print(f"data: {source}, batch {BATCH_SIZE}, {args.steps} timed steps after {WARMUP_STEPS} warm-up steps")
+    rates: dict[str, Any] = {device.type: steps_per_second(device, args.steps, features, labels)}
+    if device.type != "cpu":
+        rates["cpu"] = steps_per_second(torch.device("cpu"), args.steps, features, labels)
+    for name, rate in rates.items():
+        threads = f", {torch.get_num_threads()} thread(s)" if name == "cpu" else ""
+        print(f"steps/s on {name}: {rate:.1f}{threads}")
+    if "cuda" in rates:
+        print(f"speed-up cuda/cpu: {rates['cuda'] / rates['cpu']:.1f}x")
+    return 0 if driver_ok and device.type == "cuda" else 1
+
+
+if __name__ == "__main__":
+    # Deterministic cuBLAS (training.train sets it too, but only before CUDA starts).
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    sys.exit(main())

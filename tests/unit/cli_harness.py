@@ -1,0 +1,113 @@
+"""Unit tier harness: the CLI through CliRunner with the process choke point replaced by a recorder."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from devtools import proc
+from devtools.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class FakeDocker:
+    """Stands in for devtools.proc: records every argv, answers from scripted responses."""
+
+    root: Path
+    calls: list[list[str]] = field(default_factory=list)
+    execs: list[list[str]] = field(default_factory=list)
+    envs: list[dict[str, str]] = field(default_factory=list)
+    responses: list[tuple[Callable[[list[str]], bool], proc.Completed]] = field(default_factory=list)
+
+    def respond(
+        self, when: Callable[[list[str]], bool], *, stdout: str = "", stderr: str = "", returncode: int = 0
+    ) -> None:
+        self.responses.insert(0, (when, proc.Completed((), returncode, stdout, stderr)))
+
+    def respond_to(self, subcommand: Sequence[str], **kwargs: object) -> None:
+        """Respond to `docker compose ... <subcommand...>` (matched after the -f/-p prefix)."""
+        self.respond(lambda argv: compose_args(argv)[: len(subcommand)] == list(subcommand), **kwargs)  # type: ignore[arg-type]
+
+    def run(
+        self, argv: Sequence[str], *, capture: bool = False, check: bool = True, env: dict[str, str] | None = None
+    ) -> proc.Completed:
+        argv = list(argv)
+        self.calls.append(argv)
+        self.envs.append(dict(env or {}))
+        for when, answer in self.responses:
+            if when(argv):
+                result = proc.Completed(tuple(argv), answer.returncode, answer.stdout, answer.stderr)
+                break
+        else:
+            result = proc.Completed(tuple(argv), 0, "", "")
+        if check and result.returncode != 0:
+            raise proc.classify(result.argv, result.returncode, result.stderr)
+        return result
+
+    def exec_(self, argv: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+        self.execs.append(list(argv))
+        raise SystemExit(0)
+
+    def compose_calls(self) -> list[list[str]]:
+        return [compose_args(argv) for argv in self.calls if argv[:2] == ["docker", "compose"]]
+
+
+def compose_args(argv: Sequence[str]) -> list[str]:
+    """What follows `docker compose --project-directory R -p N -f F...` in argv."""
+    args = list(argv[2:])
+    while args and args[0] in ("--project-directory", "-p", "-f", "--profile"):
+        args = args[2:]
+    return args
+
+
+def compose_prefix(root: Path, *files: str, name: str = "mlstack") -> list[str]:
+    argv = ["docker", "compose", "--project-directory", str(root), "-p", name]
+    for file in files:
+        argv += ["-f", str(root / file)]
+    return argv
+
+
+@pytest.fixture
+def stack_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repo's Compose files and build inputs, so build state is written to tmp."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("docker-compose.yml", "docker-compose.dev.yml"):
+        shutil.copy(REPO / name, root / name)
+    for tree in ("docker", "services"):
+        shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("DEVTOOLS_ROOT", str(root))
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.delenv("DEVTOOLS_DEBUG", raising=False)
+    return root
+
+
+def recorded_config(root: Path, variant: str = "dev") -> str:
+    return (FIXTURES / f"compose_config_{variant}.yml").read_text().replace("@ROOT@", str(root))
+
+
+@pytest.fixture
+def docker(stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDocker]:
+    fake = FakeDocker(stack_root)
+    fake.respond_to(["config"], stdout=recorded_config(stack_root))
+    monkeypatch.setattr(proc, "run", fake.run)
+    monkeypatch.setattr(proc, "exec_", fake.exec_)
+    yield fake
+
+
+@pytest.fixture
+def cli() -> Callable[..., object]:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> object:
+        return runner.invoke(app, list(args))
+
+    return invoke

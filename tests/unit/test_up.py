@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli_harness import FakeDocker, compose_prefix
+
+DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
+UP = ["up", "--detach", "--wait", "--wait-timeout", "300"]
+
+
+def test_first_up_builds_every_image_then_starts_and_prints_urls(docker: FakeDocker, stack_root: Path, cli) -> None:
+    result = cli("up")
+    assert result.exit_code == 0, result.output
+    prefix = compose_prefix(stack_root, *DEV_FILES)
+    assert docker.calls == [
+        [*prefix, "config"],
+        [*prefix, "build", "base", "mlflow", "serving", "training"],
+        [*prefix, *UP],
+    ]
+    assert "MLflow UI" in result.stdout and "http://127.0.0.1:5000/" in result.stdout
+    assert "http://127.0.0.1:8080/docs" in result.stdout
+
+
+def test_dev_images_follow_host_ids_and_root_maps_to_1000(docker: FakeDocker, cli, monkeypatch) -> None:
+    monkeypatch.setattr("os.getuid", lambda: 0)
+    monkeypatch.setattr("os.getgid", lambda: 0)
+    cli("up")
+    assert docker.envs[-1]["DEVTOOLS_UID"] == "1000" and docker.envs[-1]["DEVTOOLS_GID"] == "1000"
+    monkeypatch.setattr("os.getuid", lambda: 1234)
+    monkeypatch.setattr("os.getgid", lambda: 99)
+    cli("up")
+    assert docker.envs[-1]["DEVTOOLS_UID"] == "1234" and docker.envs[-1]["DEVTOOLS_GID"] == "99"
+
+
+def test_second_up_builds_nothing(docker: FakeDocker, cli) -> None:
+    cli("up")
+    docker.calls.clear()
+    assert cli("up").exit_code == 0
+    assert [args[0] for args in docker.compose_calls()] == ["config", "up"]
+
+
+def test_dependency_change_rebuilds_only_that_service(docker: FakeDocker, stack_root: Path, cli) -> None:
+    cli("up")
+    docker.calls.clear()
+    (stack_root / "services/serving/requirements.txt").write_text("fastapi\nhttpx\n")
+    cli("up")
+    assert docker.compose_calls()[1] == ["build", "serving"]
+
+
+def test_source_edit_does_not_rebuild_bind_mounted_dev_image(docker: FakeDocker, stack_root: Path, cli) -> None:
+    cli("up")
+    docker.calls.clear()
+    (stack_root / "services/serving/app.py").write_text("# edited\n")
+    cli("up")
+    assert [args[0] for args in docker.compose_calls()] == ["config", "up"]
+
+
+def test_touch_without_content_change_rebuilds_nothing(docker: FakeDocker, stack_root: Path, cli) -> None:
+    cli("up")
+    docker.calls.clear()
+    dockerfile = stack_root / "docker/serving/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text())
+    cli("up")
+    assert [args[0] for args in docker.compose_calls()] == ["config", "up"]
+
+
+def test_base_change_rebuilds_every_image_built_on_it(docker: FakeDocker, stack_root: Path, cli) -> None:
+    cli("up")
+    docker.calls.clear()
+    (stack_root / "docker/base/Dockerfile").write_text("FROM python:3.11-slim AS base\n")
+    cli("up")
+    assert docker.compose_calls()[1] == ["build", "base", "mlflow", "serving", "training"]
+
+
+def test_up_some_services_checks_their_dependencies_too(docker: FakeDocker, cli) -> None:
+    result = cli("up", "serving", "--wait-timeout", "30")
+    assert result.exit_code == 0
+    # serving waits for the seed job, which runs in the training image.
+    assert docker.compose_calls()[1] == ["build", "base", "mlflow", "serving", "training"]
+    assert docker.compose_calls()[2] == ["up", "--detach", "--wait", "--wait-timeout", "30", "serving"]
+    assert "MLflow UI" in result.stdout  # mlflow starts as a dependency of serving
+
+
+def test_no_build_never_builds(docker: FakeDocker, cli) -> None:
+    assert cli("up", "--no-build").exit_code == 0
+    assert docker.compose_calls() == [["config"], [*UP, "--no-build"]]
+
+
+def test_unknown_service_fails_before_starting_anything(docker: FakeDocker, cli) -> None:
+    result = cli("up", "nosuch")
+    assert result.exit_code == 4
+    assert "unknown service 'nosuch'" in result.stderr
+    assert [args[0] for args in docker.compose_calls()] == ["config"]
+
+
+def test_project_name_comes_from_compose_project_name(docker: FakeDocker, stack_root: Path, cli, monkeypatch) -> None:
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "isolated")
+    cli("up", "--no-build")
+    assert docker.calls[0][:6] == compose_prefix(stack_root, name="isolated")
+
+
+def test_wait_timeout_must_be_positive(docker: FakeDocker, cli) -> None:
+    result = cli("up", "--wait-timeout", "0")
+    assert result.exit_code == 2
+    assert docker.calls == []

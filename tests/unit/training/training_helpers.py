@@ -1,0 +1,59 @@
+"""Helpers shared by the training tests (a module, not conftest, so test files can import it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SERVICES = REPO / "services"
+# The package is services/training, imported as `training` (in the container: /app/training).
+if str(SERVICES) not in sys.path:
+    sys.path.insert(0, str(SERVICES))
+
+
+def require(*modules: str) -> None:
+    """Skip the calling module when the training requirements are not installed."""
+    for module in modules:
+        reason = f"{module} is not installed (pip install -r services/training/requirements*.txt)"
+        pytest.importorskip(module, reason=reason)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a `python -m training` subprocess: no inherited MLflow or debug settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "TRAINING_")) and k not in ("DEVTOOLS_DEBUG", "PYTHONPATH")
+    }
+    env["PYTHONPATH"] = str(SERVICES)
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs `python -m training ...` as a real process, the way the container does."""
+
+    tracking_uri: str
+    data_dir: Path
+
+    def run(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "training", *args],
+            cwd=SERVICES,  # like the container: cwd /app holds the package
+            env=clean_env(MLFLOW_TRACKING_URI=self.tracking_uri, TRAINING_DATA_DIR=str(self.data_dir), **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
