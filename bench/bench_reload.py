@@ -9,9 +9,7 @@ Target: (1) median at most 0.3 s and at least 8x faster than (2).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -20,18 +18,12 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from timing import REPO, SERVING_PORT, compose_argv, devtools, stack_env
+
 APP = REPO / "services" / "serving" / "app.py"
-PROJECT = "mlstack-bench"
-PORT = 28080
-ENV = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": str(PORT)}
-
-
-def devtools(*args: str, env: dict[str, str] | None = None) -> None:
-    binary = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
-    subprocess.run([binary, *args], env=env or ENV, check=True, capture_output=True)
+PORT = SERVING_PORT
+ENV = stack_env()
 
 
 def probe() -> str | None:
@@ -88,20 +80,11 @@ def main(edits: int = 10) -> int:
         watcher.wait(timeout=15)
         APP.write_text(original)
 
-        devtools("up", "serving", env={**ENV, "SERVING_RELOADER": "uvicorn"})
+        devtools("up", "serving", env=stack_env(SERVING_RELOADER="uvicorn"))
         results["uvicorn --reload"] = edit_latencies(original, edits, 120)
         APP.write_text(original)
 
-        compose = [
-            "docker",
-            "compose",
-            "-p",
-            PROJECT,
-            "-f",
-            str(REPO / "docker-compose.yml"),
-            "-f",
-            str(REPO / "docker-compose.dev.yml"),
-        ]
+        compose = compose_argv()
         devtools("up", "serving")
         watch = subprocess.Popen(
             [*compose, "watch", "--no-up", "serving"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT

@@ -6,32 +6,21 @@ job (container exec, Python imports, one registry lookup) that any seed pays.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import time
 
-PROJECT = "mlstack-bench"
+from timing import devtools
+
 BUDGET_S = 60.0
 
 
 def main() -> int:
-    devtools = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
-    env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": "28080"}
-
-    def run(*args: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([devtools, *args], env=env, check=True, capture_output=True)
-        return time.perf_counter() - start
-
-    run("down", "-v")
+    devtools("down", "-v")
     try:
-        run("up", "mlflow", "training")  # healthy MLflow, empty volumes, no seed yet
-        seed_s = run("seed")
-        noop_s = min(run("seed") for _ in range(3))
+        devtools("up", "mlflow", "training")  # healthy MLflow, empty volumes, no seed yet
+        seed_s = devtools("seed")
+        noop_s = min(devtools("seed") for _ in range(3))
     finally:
-        run("down", "-v")
+        devtools("down", "-v")
     ok = seed_s < BUDGET_S
     print(
         f"seed: fresh seed {seed_s:.1f}s (healthy MLflow -> alias set), already-seeded no-op {noop_s:.1f}s, "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,35 @@ def compare(
         for sink, fn in order if i % 2 == 0 else reversed(order):
             sink.append(fn())
     return Comparison(name, candidate[0], baseline[0], cand, base, target_ratio)
+
+
+# The isolated stack every benchmark that needs one runs: its own project name and ports, so a
+# developer's running stack is untouched.
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = "mlstack-bench"
+MLFLOW_PORT, SERVING_PORT = 25000, 28080
+
+
+def stack_env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "MLFLOW_PORT": str(MLFLOW_PORT),
+        "SERVING_PORT": str(SERVING_PORT),
+        **extra,
+    }
+
+
+def devtools_bin() -> str:
+    return shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
+
+
+def devtools(*args: str, env: Mapping[str, str] | None = None) -> float:
+    """Run `devtools ARGS` against the bench stack; returns its wall time."""
+    return timed([devtools_bin(), *args], env or stack_env())
+
+
+def compose_argv() -> list[str]:
+    """Plain `docker compose` over the same files and project as `devtools` (the dev stack)."""
+    files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(REPO / "docker-compose.dev.yml")]
+    return ["docker", "compose", "-p", PROJECT, *files]

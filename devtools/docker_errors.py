@@ -145,8 +145,20 @@ def classify(argv: Sequence[str], returncode: int, stderr: str) -> DevtoolsError
     )
 
 
+def _inside_container() -> bool:
+    from pathlib import Path
+
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
 def missing_program(program: str) -> DevtoolsError:
     if program == "docker":
+        if _inside_container():
+            return DevtoolsError(
+                "the docker CLI is not available inside this container; run this devtools command on the host, "
+                "or open the docker-socket devcontainer (.devcontainer/README.md)",
+                ExitCode.DOCKER_UNAVAILABLE,
+            )
         return DevtoolsError(
             f"the docker CLI was not found on PATH; install Docker Engine: {_DOCKER_INSTALL}",
             ExitCode.DOCKER_UNAVAILABLE,

@@ -2,39 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from devtools.build_state import BuildState
 from devtools.compose import ComposeConfig, ComposeProject
 
 
-def with_dependencies(config: ComposeConfig, names: Iterable[str]) -> list[str]:
-    """`names` plus everything they depend on, in a stable order; every service when `names` is empty."""
-    pending = list(names) or list(config.services)
-    seen: list[str] = []
+def _closure(config: ComposeConfig, start: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> list[str]:
+    """`start` and everything reachable through `neighbours`, in the config's (stable) service order."""
+    pending = list(start)
+    seen: set[str] = set()
     while pending:
-        name = pending.pop(0)
-        if name in seen:
-            continue
-        seen.append(name)
-        pending.extend(config.services[name].get("depends_on", {}))
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending.extend(neighbours(name))
     return [name for name in config.services if name in seen]
+
+
+def with_dependencies(config: ComposeConfig, names: Iterable[str]) -> list[str]:
+    """`names` plus everything they depend on; every service when `names` is empty."""
+    return _closure(config, list(names) or config.services, lambda name: config.services[name].get("depends_on", {}))
 
 
 def with_build_bases(config: ComposeConfig, names: Iterable[str]) -> list[str]:
     """Services to build for `names`: each one plus the services whose image it builds FROM
-    (passed as a build arg), base first; every buildable service when `names` is empty."""
+    (passed as a build arg); every buildable service when `names` is empty."""
     image_of = {service.get("image"): name for name, service in config.services.items() if "build" in service}
-    pending = list(names) or [name for name in config.services if "build" in config.services[name]]
-    seen: list[str] = []
-    while pending:
-        name = pending.pop(0)
-        if name in seen:
-            continue
-        seen.append(name)
+
+    def bases(name: str) -> list[str]:
         args = config.services[name].get("build", {}).get("args", {}) or {}
-        pending.extend(image_of[value] for value in args.values() if value in image_of)
-    return [name for name in config.services if name in seen]
+        return [image_of[value] for value in args.values() if value in image_of]
+
+    buildable = [name for name in config.services if "build" in config.services[name]]
+    return _closure(config, list(names) or buildable, bases)
 
 
 def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[str]) -> list[str]:

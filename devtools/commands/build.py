@@ -72,7 +72,9 @@ def split_platforms(values: Sequence[str]) -> list[str]:
         if not item:
             continue
         if not _PLATFORM.fullmatch(item):
-            raise DevtoolsError(f"--platform '{item}': expected OS/ARCH like linux/amd64 or linux/arm64", ExitCode.USAGE)
+            raise DevtoolsError(
+                f"--platform '{item}': expected OS/ARCH like linux/amd64 or linux/arm64", ExitCode.USAGE
+            )
         if item not in platforms:
             platforms.append(item)
     return platforms
@@ -103,7 +105,11 @@ def source_url() -> str | None:
 
 def label_args(version: str, revision: Revision) -> list[str]:
     """--build-arg for the OCI labels; values equal to the Dockerfiles' defaults are left out."""
-    args = {"VERSION": version if version != DEFAULT_TAG else None, "VCS_REF": revision.commit, "SOURCE_URL": source_url()}
+    args = {
+        "VERSION": version if version != DEFAULT_TAG else None,
+        "VCS_REF": revision.commit,
+        "SOURCE_URL": source_url(),
+    }
     return [flag for key, value in args.items() if value for flag in ("--build-arg", f"{key}={value}")]
 
 
@@ -168,30 +174,46 @@ def build(
 
     platforms = split_platforms(platform or [])
     if tag is not None and not _TAG.fullmatch(tag):
-        raise DevtoolsError(f"--tag '{tag}': letters, digits, _ . - (at most 128, not starting with . or -)", ExitCode.USAGE)
+        raise DevtoolsError(
+            f"--tag '{tag}': letters, digits, _ . - (at most 128, not starting with . or -)", ExitCode.USAGE
+        )
+    for line in build_prod(services or [], tag, platforms):
+        typer.echo(line)
+
+
+def build_prod(services: Sequence[str], tag: str | None, platforms: Sequence[str]) -> list[str]:
+    """Builds the prod images of `services` (and their bases) once per platform; returns what it made."""
+    from devtools.build_state import BuildState
+    from devtools.stack import with_build_bases
+
     prod = ComposeProject.prod()
     revision = Revision.of(prod.root)
-    base_tag = tag or revision.commit or DEFAULT_TAG
-    plan = variants(base_tag, platforms)
-    built: list[str] = []
-    config: ComposeConfig | None = None
-    names: list[str] = []
-    for variant in plan:
+    version = tag or revision.commit or DEFAULT_TAG
+    made: list[str] = []
+
+    def project_for(variant: Variant) -> ComposeProject:
         env = {**prod.env, "DEVTOOLS_TAG": variant.tag}
         if variant.platform:
             env["DOCKER_DEFAULT_PLATFORM"] = variant.platform
-        project = ComposeProject(prod.root, prod.name, prod.files, prod.profiles, env)
+        return ComposeProject(prod.root, prod.name, prod.files, prod.profiles, env)
+
+    for variant in variants(version, platforms):
+        project = project_for(variant)
         config = project.config()
-        config.require(services or [])
-        names = with_build_bases(config, services or [])
-        project.run("build", *label_args(base_tag, revision), *names)
-        built += [image for name in names if (image := image_name(config, name))]
-        if variant.tag == DEFAULT_TAG and variant.platform is None:
-            # Only images under the tag `up` runs are recorded as fresh for it.
-            BuildState(project).record(config, names)
-    if config is not None and tag is None and not platforms and base_tag != DEFAULT_TAG:
-        # A build of the checkout is also what `devtools up --prod` (and `docker run mlstack/...:latest`)
-        # should find; an explicit --tag names a release and leaves `latest` alone.
-        built += retag(config, names, DEFAULT_TAG)
-    for image in built:
-        typer.echo(f"built {image}" + (f" ({plan[0].platform})" if len(plan) == 1 and plan[0].platform else ""))
+        config.require(services)
+        names = with_build_bases(config, services)
+        project.run("build", *label_args(version, revision), *names)
+        suffix = f" ({variant.platform})" if variant.platform else ""
+        made += [f"built {image}{suffix}" for name in names if (image := image_name(config, name))]
+        if variant.platform is not None:
+            continue  # built for a named platform: never what `up` runs
+        if variant.tag != DEFAULT_TAG:
+            if tag is not None:
+                continue  # an explicit --tag names a release and leaves `latest` alone
+            # A build of the checkout is also what `devtools up --prod` and `docker run mlstack/...:latest` find.
+            made += [f"tagged {image}" for image in retag(config, names, DEFAULT_TAG)]
+            project = project_for(Variant(DEFAULT_TAG, None))
+            config = project.config()
+        # Recorded against the configuration `up --prod` resolves (tag `latest`), so it finds them fresh.
+        BuildState(project).record(config, names)
+    return made

@@ -51,11 +51,25 @@ def up(
         bool,
         typer.Option("--watch", help="Stay attached: watch files and act per service (Ctrl-C leaves the stack up)."),
     ] = False,
+    prod: Annotated[
+        bool,
+        typer.Option(
+            "--prod",
+            help="Run docker-compose.yml alone: the prod images (tag DEVTOOLS_TAG, default latest), no bind mounts, "
+            "for parity checks. Not with --gpu or --watch.",
+        ),
+    ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
     from devtools import stack  # not needed for --help
 
-    project = with_gpu(ComposeProject.dev(), gpu)
+    if prod and (gpu is not None or watch):
+        # The GPU override and the watch rules are dev-loop layers; a parity check runs the prod file as is.
+        from devtools.errors import DevtoolsError, ExitCode
+
+        given = "--gpu" if gpu is not None else "--watch"
+        raise DevtoolsError(f"--prod runs docker-compose.yml alone; it cannot be combined with {given}", ExitCode.USAGE)
+    project = ComposeProject.prod() if prod else with_gpu(ComposeProject.dev(), gpu)
     urls = stack.start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
     typer.echo(f"Stack '{project.name}' is up.")
     width = max((len(title) for title, _ in urls), default=0)

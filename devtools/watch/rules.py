@@ -63,6 +63,18 @@ def _command(raw: Any) -> tuple[str, ...]:
     return tuple(str(part) for part in raw or ())
 
 
+def _rule(name: str, entry: dict[str, Any], root: Path, action: Action, command: Any, extension: bool) -> WatchRule:
+    return WatchRule(
+        name,
+        (root / entry["path"]).resolve(),
+        action,
+        target=entry.get("target"),
+        command=_command(command),
+        ignore=tuple(entry.get("ignore") or ()),
+        from_extension=extension,
+    )
+
+
 def _rules_for(name: str, service: dict[str, Any], root: Path) -> list[WatchRule]:
     rules: list[WatchRule] = []
     for entry in (service.get("develop") or {}).get("watch") or []:
@@ -71,17 +83,8 @@ def _rules_for(name: str, service: dict[str, Any], root: Path) -> list[WatchRule
             raise DevtoolsError(
                 f"service '{name}': unknown develop.watch action '{entry.get('action')}'", ExitCode.USAGE
             )
-        for action in actions:
-            rules.append(
-                WatchRule(
-                    name,
-                    (root / entry["path"]).resolve(),
-                    action,
-                    target=entry.get("target"),
-                    command=_command((entry.get("exec") or {}).get("command")),
-                    ignore=tuple(entry.get("ignore") or ()),
-                )
-            )
+        command = (entry.get("exec") or {}).get("command")
+        rules += [_rule(name, entry, root, action, command, extension=False) for action in actions]
     for entry in (service.get("x-devtools") or {}).get("watch") or []:
         try:
             action = Action(entry.get("action"))
@@ -91,17 +94,7 @@ def _rules_for(name: str, service: dict[str, Any], root: Path) -> list[WatchRule
                 f"(one of {', '.join(a.value for a in Action)})",
                 ExitCode.USAGE,
             ) from None
-        rules.append(
-            WatchRule(
-                name,
-                (root / entry["path"]).resolve(),
-                action,
-                target=entry.get("target"),
-                command=_command(entry.get("command")),
-                ignore=tuple(entry.get("ignore") or ()),
-                from_extension=True,
-            )
-        )
+        rules.append(_rule(name, entry, root, action, entry.get("command"), extension=True))
     return rules
 
 

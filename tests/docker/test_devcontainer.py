@@ -303,7 +303,7 @@ def test_devtools_runs_inside_and_explains_the_missing_engine(run: DevcontainerR
     # No Docker socket in the default configuration: one line, exit code 3 (docker unavailable).
     ps = run.exec("devtools", "ps")
     assert ps.returncode == 3, _explain(ps)
-    assert "the docker CLI was not found on PATH" in ps.stderr
+    assert "the docker CLI is not available inside this container; run this devtools command on the host" in ps.stderr
 
 
 def test_training_cli_and_services_by_name(run: DevcontainerRun, up: dict[str, Any]) -> None:

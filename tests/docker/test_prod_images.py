@@ -1,0 +1,167 @@
+"""The production images (`devtools build --target prod`): read-only root, no capabilities, healthy; non-root,
+no compiler, no package-manager cache, nothing secret in history or env, OCI labels with the revision."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stack_harness import REPO, Stack, wait_for
+
+# Its own tag and Compose project: the build neither moves `latest` nor touches the test stack.
+TAG = "prod-test"
+PROJECT = "mlstack-prodimg"
+SERVICES = ["serving", "training", "mlflow"]
+
+# What each image needs writable besides its declared VOLUME (docker run creates an anonymous volume
+# for it): a tmpfs at /tmp, its HOME and tempfile's directory. Documented in each Dockerfile's prod stage.
+READ_ONLY = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]
+VOLUMES = {"serving": "/cache", "training": "/data", "mlflow": "/mlflow"}
+# Runtime imports, under the same restrictions: the prod venv is pruned (docker/base/prune-venv).
+IMPORTS = {
+    "serving": "import torch, mlflow.pyfunc, fastapi, uvicorn, prometheus_client, serving.app",
+    "training": "import torch, transformers, sklearn, numpy, mlflow, training.train",
+    "mlflow": "import mlflow.server, psycopg, boto3, sqlalchemy",
+}
+
+SECRETS = [
+    re.compile(r"AKIA[0-9A-Z]{16}"),  # AWS access key id
+    re.compile(r"aws_secret_access_key|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN"),
+    re.compile(r"password\s*[=:]", re.IGNORECASE),
+    re.compile(r"token", re.IGNORECASE),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"://[^/\s:@]+:[^/\s@]+@"),  # credentials in a URL
+]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def image(service: str) -> str:
+    return f"mlstack/{service}:{TAG}"
+
+
+def inspect(service: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = json.loads(docker("image", "inspect", image(service)).stdout)
+    return found[0]
+
+
+def expected_revision() -> str:
+    """What devtools labels the images with: the short commit, or the Dockerfiles' default outside git."""
+    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
+
+
+@pytest.fixture(scope="module")
+def prod_images() -> Iterator[None]:
+    builder = Stack({**os.environ, "COMPOSE_PROJECT_NAME": PROJECT})
+    # A cold build installs every dependency (torch included); warm, it only relabels.
+    builder.devtools("build", "--target", "prod", "--tag", TAG, *SERVICES, timeout=3600)
+    yield
+    # Only the tags this module made; the layers stay shared with the other tags.
+    docker("image", "rm", *(f"mlstack/{name}:{TAG}" for name in ["base", *SERVICES]), check=False)
+
+
+def run_read_only(service: str, name: str, *args: str) -> None:
+    docker("run", "--detach", "--name", name, *READ_ONLY, image(service), *args)
+
+
+def health(name: str) -> str:
+    state = json.loads(docker("inspect", "--format", "{{json .State}}", name).stdout)
+    if state["Status"] != "running":
+        raise AssertionError(f"{name} is {state['Status']} (exit {state.get('ExitCode')}):\n{logs(name)}")
+    return str(state.get("Health", {}).get("Status", "none"))
+
+
+def logs(name: str) -> str:
+    done = docker("logs", "--tail", "60", name, check=False)
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("service", ["serving", "mlflow"])
+def test_server_is_healthy_read_only_without_capabilities(prod_images: None, service: str) -> None:
+    name = f"prodimg-{service}-{os.getpid()}"
+    try:
+        # serving: /health answers without MLflow (nothing listens on the tracking URI it is given).
+        run_read_only(service, name)
+        wait_for(lambda: health(name) == "healthy", timeout=240, interval=2)
+        host_config = json.loads(docker("inspect", "--format", "{{json .HostConfig}}", name).stdout)
+        assert host_config["ReadonlyRootfs"] is True and host_config["CapDrop"] == ["ALL"]
+        # The root filesystem really is read-only, and the declared volume is writable by the app user.
+        assert docker("exec", name, "sh", "-c", "touch /app/probe", check=False).returncode != 0
+        docker("exec", name, "sh", "-c", f"touch {VOLUMES[service]}/probe /tmp/probe")
+        assert "Read-only file system" not in logs(name)
+    finally:
+        docker("rm", "--force", "--volumes", name, check=False)
+
+
+def test_training_job_runs_read_only_without_capabilities(prod_images: None) -> None:
+    # The data pipeline writes the prepared data and its manifest into the /data volume.
+    done = docker("run", "--rm", *READ_ONLY, image("training"), "pipeline", timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Read-only file system" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runtime_imports_work_read_only(prod_images: None, service: str) -> None:
+    done = docker(
+        "run", "--rm", *READ_ONLY, "--entrypoint", "python", image(service), "-c", IMPORTS[service], check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runs_as_fixed_non_root_user(prod_images: None, service: str) -> None:
+    assert inspect(service)["Config"]["User"] == "10001:10001"
+    uid = docker("run", "--rm", "--entrypoint", "id", image(service), "-u").stdout.strip()
+    assert uid.isdigit() and int(uid) != 0
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_declares_its_writable_volume_and_healthcheck(prod_images: None, service: str) -> None:
+    config = inspect(service)["Config"]
+    assert VOLUMES[service] in (config.get("Volumes") or {})
+    healthcheck = (config.get("Healthcheck") or {}).get("Test")
+    if service == "training":
+        assert healthcheck is None  # jobs and a sleeping workspace: nothing to probe
+    else:
+        assert healthcheck[:2] == ["CMD", "http-ok"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_compiler_or_package_manager_cache(prod_images: None, service: str) -> None:
+    # As root, so /root is readable too: no pip cache anywhere, no apt lists or downloaded packages.
+    script = (
+        "command -v gcc cc c++ g++ clang tcc;"
+        "find / -xdev -type d -path '*/.cache/pip' 2>/dev/null;"
+        "find /var/lib/apt/lists /var/cache/apt -type f ! -name lock 2>/dev/null | grep -v '/partial/' || true"
+    )
+    found = docker("run", "--rm", "--user", "0", "--entrypoint", "sh", image(service), "-c", script).stdout
+    assert found.strip() == ""
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_nothing_secret_in_history_or_env(prod_images: None, service: str) -> None:
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image(service)).stdout
+    config = inspect(service)["Config"]
+    text = "\n".join([history, *config.get("Env", []), *(config.get("Labels") or {}).values()])
+    for pattern in SECRETS:
+        assert not pattern.search(text), f"{pattern.pattern} in {image(service)}: {pattern.search(text)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_oci_labels_carry_the_revision(prod_images: None, service: str) -> None:
+    labels = inspect(service)["Config"]["Labels"]
+    assert labels["org.opencontainers.image.revision"] == expected_revision()
+    assert labels["org.opencontainers.image.version"] == TAG
+    assert labels["org.opencontainers.image.title"] == f"mlstack-{service}"
+    assert "org.opencontainers.image.source" in labels
