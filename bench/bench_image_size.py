@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import ipaddress
 import json
 import re
 import subprocess
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 NAIVE = "mlstack-bench/serving-naive"
 PROD_SERVICES = ["base", "mlflow", "serving", "training"]
 TARGET_RATIO = 0.5
+NAIVE_AS_WRITTEN = "as first written (PyPI torch)"
 MB = 1_000_000  # docker's units: its "1.9GB" is 1.9e9 bytes
 
 
@@ -71,16 +73,25 @@ def torch_pin() -> str:
     return match.group(1)
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # one line per request otherwise
+        pass
+
+
 @contextmanager
 def wheel_server() -> Iterator[str]:
     """Serves wheelhouse/ on the default bridge's gateway, which the classic builder's RUN steps reach."""
-    gateway = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(REPO / "wheelhouse"))
+    ipam = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]
+    # Engine 20.10 may list only the subnet; its gateway is then the subnet's first address (docker0).
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    handler = functools.partial(_QuietHandler, directory=str(REPO / "wheelhouse"))
     server = http.server.ThreadingHTTPServer((gateway, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -119,14 +130,17 @@ def report(prod: Built, naive: list[tuple[str, Built]], others: Sequence[Built])
     ok = True
     for label, built in naive:
         ratio = prod.size / built.size
-        verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
-        ok = ok and (ratio <= TARGET_RATIO or label != "as first written")
+        if label == NAIVE_AS_WRITTEN:
+            ok = ratio <= TARGET_RATIO
+            verdict = f"(target <= {TARGET_RATIO}) {'PASS' if ok else 'FAIL'}"
+        else:
+            verdict = "(for information: what the image's own hygiene saves)"
         print(
-            f"serving size: prod {prod.size / MB:.0f} MB vs naive ({label}) {built.size / MB:.0f} MB, "
-            f"ratio {ratio:.2f} (target <= {TARGET_RATIO}) {verdict} [naive build {built.seconds / 60:.1f} min]"
+            f"serving size: prod {prod.size / MB:.0f} MB vs naive, {label}, {built.size / MB:.0f} MB: "
+            f"ratio {ratio:.2f} {verdict} [naive build {built.seconds / 60:.1f} min]"
         )
         for size, created in big_layers(built.image):
-            print(f"    {size / MB:8.0f} MB  {created[:110]}")
+            print(f"    {size / MB:8.0f} MB  {created[:110] or '(python:3.11-slim)'}")
     return ok
 
 
@@ -142,17 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prod build: {build_prod(args.tag) / 60:.1f} min")
     others = [Built(f"mlstack/{name}:{args.tag}", size_of(f"mlstack/{name}:{args.tag}"), 0.0) for name in PROD_SERVICES]
     prod = next(built for built in others if built.image.startswith("mlstack/serving:"))
-    naive = [("as first written", build_naive("pypi-torch"))]
-    if args.like_for_like:
-        with wheel_server() as url:
-            host = url.split("/")[2].split(":")[0]
-            extra = f"--find-links {url} --trusted-host {host} torch=={torch_pin()}+cpu"
-            naive.append(("same CPU torch", build_naive("cpu-torch", extra)))
+    naive: list[tuple[str, Built]] = []
     try:
+        naive.append((NAIVE_AS_WRITTEN, build_naive("pypi-torch")))
+        if args.like_for_like:
+            with wheel_server() as url:
+                host = url.split("/")[2].split(":")[0]
+                extra = f"--find-links {url} --trusted-host {host} torch=={torch_pin()}+cpu"
+                naive.append(("same CPU torch as prod", build_naive("cpu-torch", extra)))
         ok = report(prod, naive, others)
     finally:
         if not args.keep:
-            subprocess.run(["docker", "image", "rm", *(built.image for _, built in naive)], capture_output=True)
+            images = [f"{NAIVE}:pypi-torch", f"{NAIVE}:cpu-torch"]
+            subprocess.run(["docker", "image", "rm", *images], capture_output=True)
     return 0 if ok else 1
 
 

@@ -61,7 +61,9 @@ def main() -> int:
         return 2
     devtools = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
     env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": "28080"}
-    subprocess.run([devtools, "up", "mlflow", "seed"], env=env, check=True, capture_output=True)
+    # `devtools seed` returns once the alias is set (`up --wait` does not wait for one-shot jobs).
+    subprocess.run([devtools, "up", "mlflow", "training"], env=env, check=True, capture_output=True)
+    subprocess.run([devtools, "seed"], env=env, check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     body_file = work / "body.json"
     body_file.write_text(json.dumps({"inputs": ROWS}))
@@ -71,9 +73,16 @@ def main() -> int:
         'wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"\n'
     )
     server_env = {
-        **os.environ, "MLFLOW_TRACKING_URI": MLFLOW, "MODEL_CACHE_DIR": str(work / "cache"), "SERVING_WORKERS": "1",
-        "MODEL_POLL_INTERVAL_S": "0.5", "OMP_NUM_THREADS": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    }  # fmt: skip
+        **os.environ,
+        # `mlflow models serve` starts `uvicorn` by name: the venv's bin must be on PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_TRACKING_URI": MLFLOW,
+        "MODEL_CACHE_DIR": str(work / "cache"),
+        "SERVING_WORKERS": "1",
+        "MODEL_POLL_INTERVAL_S": "0.5",
+        "OMP_NUM_THREADS": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
     ours = subprocess.Popen(
         [sys.executable, "-m", "serving"], cwd=REPO / "services", env={**server_env, "SERVING_PORT": str(OURS)},
         stdout=subprocess.DEVNULL, stderr=open(work / "ours.log", "w"),

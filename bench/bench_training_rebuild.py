@@ -25,7 +25,7 @@ def build(devtools: str) -> tuple[float, str]:
 
 def rebuilt_steps(log: str) -> list[str]:
     """BuildKit steps that ran instead of coming from cache (`#N [stage n/m] STEP` without CACHED)."""
-    steps = dict(re.findall(r"^(#\d+) \[training ([^\]]+)\] (.*)$", log, flags=re.M))
+    steps = {num: stage for num, stage, _ in re.findall(r"^(#\d+) \[training ([^\]]+)\] (.*)$", log, flags=re.M)}
     cached = set(re.findall(r"^(#\d+) CACHED$", log, flags=re.M))
     return [stage for num, stage in steps.items() if num not in cached and "internal" not in stage]
 

@@ -4,8 +4,6 @@ Importing this module must stay cheap (`devtools --help` is benchmarked against 
 no docker SDK, mlflow, torch or yaml here or in the command modules' top level.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated, Any

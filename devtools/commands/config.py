@@ -1,7 +1,5 @@
 """devtools config: the merged Compose configuration devtools runs."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -4,8 +4,6 @@ Registered by the root app as `app.add_typer(deploy.app, name="deploy")`. Nothin
 the renderer (and botocore, through it) is imported when the command runs.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """devtools doctor: is this machine ready for the stack? Each check passes or says how to fix it."""
 
-from __future__ import annotations
-
 import typer
 
 from devtools.compose import ComposeProject

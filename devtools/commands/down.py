@@ -1,7 +1,5 @@
 """devtools down: stop and remove the stack's containers and network (and volumes with -v)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

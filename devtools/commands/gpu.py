@@ -1,7 +1,5 @@
 """devtools gpu: can the stack's containers use an NVIDIA GPU? One line per layer, each failure with its fix."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """devtools logs: the stack's logs, all services or some, optionally followed."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

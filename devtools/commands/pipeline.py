@@ -1,7 +1,5 @@
 """devtools pipeline: prepare the training data (skipped when its inputs are unchanged)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

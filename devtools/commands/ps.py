@@ -1,7 +1,5 @@
 """devtools ps: service, state, health and published ports of the stack's containers."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

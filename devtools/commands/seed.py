@@ -1,7 +1,5 @@
 """devtools seed: the demo experiment and registered model (what `up` does on first start)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

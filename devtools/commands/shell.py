@@ -1,7 +1,5 @@
 """devtools shell: a shell (or a command) inside a running service, handed over to docker compose exec."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """devtools train: train in the training container against the stack's MLflow."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """devtools up: build what is missing or stale, start the dev stack, wait until it is healthy."""
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Annotated
 

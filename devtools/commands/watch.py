@@ -1,7 +1,5 @@
 """devtools watch: map file changes to restart / rebuild / exec / sync per service, against the running stack."""
 
-from __future__ import annotations
-
 from devtools.compose import ComposeProject
 
 

@@ -61,7 +61,7 @@ def digest(path: Path, *, dependency: bool) -> str | None:
 
 @dataclass
 class Debouncer:
-    quiet_s: float = 0.1
+    quiet_s: float = 0.05
     max_wait_s: float = 5.0
     _pending: set[Path] = field(default_factory=set)
     _first: float | None = None

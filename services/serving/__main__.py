@@ -15,6 +15,10 @@ from pathlib import Path
 
 
 def main() -> None:
+    # The alias watcher is the retry loop (every poll interval, with backoff for broken versions); the
+    # MLflow client's own retries (7, exponential) would block a poll, or a cold start, for minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     reload = os.environ.get("SERVING_RELOAD") == "1"
     if reload and os.environ.get("SERVING_RELOADER", "fork") == "fork":

@@ -88,3 +88,20 @@ def test_prod_images_are_non_root_without_compilers(stack: Stack, service: str) 
     assert compilers == ""
     if service in ("serving", "mlflow"):
         assert inspect[0]["Config"]["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_gpu_required_without_a_gpu_fails_naming_the_layer_and_starts_nothing(stack: Stack) -> None:
+    before = _container_ids()
+    done = stack.devtools("up", "--gpu", check=False)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("devtools: --gpu: no usable GPU: host driver:"), done.stderr
+    assert "fix:" in lines[-1]
+    assert _container_ids() == before  # nothing was created, recreated or started
+
+
+def test_gpu_auto_without_a_gpu_brings_the_cpu_stack_up(stack: Stack) -> None:
+    done = stack.devtools("up", "--gpu", "auto")
+    assert "--gpu auto:" in done.stderr and "starting on CPU" in done.stderr
+    assert stack.url("serving", "/docs") in done.stdout
+    assert get_json(stack.url("serving", "/health")) == {"status": "ok"}
