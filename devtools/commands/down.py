@@ -11,9 +11,13 @@ def down(
     volumes: Annotated[
         bool, typer.Option("--volumes", "-v", help="Also delete the named volumes (MLflow runs, models).")
     ] = False,
+    prod: Annotated[
+        bool, typer.Option("--prod", help="The stack `devtools up --prod` started (docker-compose.yml alone).")
+    ] = False,
 ) -> None:
     """Stop the stack and remove its containers and network."""
     args = ["down", "--remove-orphans"]
     if volumes:
         args.append("--volumes")
-    ComposeProject.dev().run(*args)
+    # Compose removes the volumes of the files it is given: the prod stack's are not in the dev files.
+    (ComposeProject.prod() if prod else ComposeProject.dev()).run(*args)

@@ -62,11 +62,13 @@ def expected_revision() -> str:
 
 
 @pytest.fixture(scope="module")
-def prod_images() -> Iterator[None]:
+def prod_images() -> Iterator[str]:
+    """Builds the prod images; yields the revision they were built from (read first: HEAD may move later)."""
+    revision = expected_revision()
     builder = Stack({**os.environ, "COMPOSE_PROJECT_NAME": PROJECT})
     # A cold build installs every dependency (torch included); warm, it only relabels.
     builder.devtools("build", "--target", "prod", "--tag", TAG, *SERVICES, timeout=3600)
-    yield
+    yield revision
     # Only the tags this module made; the layers stay shared with the other tags.
     docker("image", "rm", *(f"mlstack/{name}:{TAG}" for name in ["base", *SERVICES]), check=False)
 
@@ -88,7 +90,7 @@ def logs(name: str) -> str:
 
 
 @pytest.mark.parametrize("service", ["serving", "mlflow"])
-def test_server_is_healthy_read_only_without_capabilities(prod_images: None, service: str) -> None:
+def test_server_is_healthy_read_only_without_capabilities(prod_images: str, service: str) -> None:
     name = f"prodimg-{service}-{os.getpid()}"
     try:
         # serving: /health answers without MLflow (nothing listens on the tracking URI it is given).
@@ -104,7 +106,7 @@ def test_server_is_healthy_read_only_without_capabilities(prod_images: None, ser
         docker("rm", "--force", "--volumes", name, check=False)
 
 
-def test_training_job_runs_read_only_without_capabilities(prod_images: None) -> None:
+def test_training_job_runs_read_only_without_capabilities(prod_images: str) -> None:
     # The data pipeline writes the prepared data and its manifest into the /data volume.
     done = docker("run", "--rm", *READ_ONLY, image("training"), "pipeline", timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -112,7 +114,7 @@ def test_training_job_runs_read_only_without_capabilities(prod_images: None) -> 
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_runtime_imports_work_read_only(prod_images: None, service: str) -> None:
+def test_runtime_imports_work_read_only(prod_images: str, service: str) -> None:
     done = docker(
         "run", "--rm", *READ_ONLY, "--entrypoint", "python", image(service), "-c", IMPORTS[service], check=False
     )
@@ -120,14 +122,14 @@ def test_runtime_imports_work_read_only(prod_images: None, service: str) -> None
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_runs_as_fixed_non_root_user(prod_images: None, service: str) -> None:
+def test_runs_as_fixed_non_root_user(prod_images: str, service: str) -> None:
     assert inspect(service)["Config"]["User"] == "10001:10001"
     uid = docker("run", "--rm", "--entrypoint", "id", image(service), "-u").stdout.strip()
     assert uid.isdigit() and int(uid) != 0
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_declares_its_writable_volume_and_healthcheck(prod_images: None, service: str) -> None:
+def test_declares_its_writable_volume_and_healthcheck(prod_images: str, service: str) -> None:
     config = inspect(service)["Config"]
     assert VOLUMES[service] in (config.get("Volumes") or {})
     healthcheck = (config.get("Healthcheck") or {}).get("Test")
@@ -138,7 +140,7 @@ def test_declares_its_writable_volume_and_healthcheck(prod_images: None, service
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_no_compiler_or_package_manager_cache(prod_images: None, service: str) -> None:
+def test_no_compiler_or_package_manager_cache(prod_images: str, service: str) -> None:
     # As root, so /root is readable too: no pip cache anywhere, no apt lists or downloaded packages.
     script = (
         "command -v gcc cc c++ g++ clang tcc;"
@@ -150,7 +152,7 @@ def test_no_compiler_or_package_manager_cache(prod_images: None, service: str) -
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_nothing_secret_in_history_or_env(prod_images: None, service: str) -> None:
+def test_nothing_secret_in_history_or_env(prod_images: str, service: str) -> None:
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image(service)).stdout
     config = inspect(service)["Config"]
     text = "\n".join([history, *config.get("Env", []), *(config.get("Labels") or {}).values()])
@@ -159,9 +161,9 @@ def test_nothing_secret_in_history_or_env(prod_images: None, service: str) -> No
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_oci_labels_carry_the_revision(prod_images: None, service: str) -> None:
+def test_oci_labels_carry_the_revision(prod_images: str, service: str) -> None:
     labels = inspect(service)["Config"]["Labels"]
-    assert labels["org.opencontainers.image.revision"] == expected_revision()
+    assert labels["org.opencontainers.image.revision"] == prod_images
     assert labels["org.opencontainers.image.version"] == TAG
     assert labels["org.opencontainers.image.title"] == f"mlstack-{service}"
     assert "org.opencontainers.image.source" in labels

@@ -14,6 +14,13 @@ def test_down_and_down_volumes(docker: FakeDocker, stack_root: Path, cli) -> Non
     assert docker.calls == [[*prefix, "down", "--remove-orphans"], [*prefix, "down", "--remove-orphans", "--volumes"]]
 
 
+def test_down_prod_uses_the_production_file_alone(docker: FakeDocker, stack_root: Path, cli) -> None:
+    assert cli("down", "--prod", "-v").exit_code == 0
+    assert docker.calls == [
+        [*compose_prefix(stack_root, "docker-compose.yml"), "down", "--remove-orphans", "--volumes"]
+    ]
+
+
 def test_ps_shows_service_state_health_ports(docker: FakeDocker, cli) -> None:
     docker.respond_to(["ps"], stdout=(FIXTURES / "compose_ps.jsonl").read_text())
     result = cli("ps")
