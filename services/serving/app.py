@@ -176,7 +176,10 @@ def _tensor_rows(body: bytes, content_type: str, model: LoadedModel) -> Any | No
         return None
     if not isinstance(data, dict) or len(data) != 1 or not ({"inputs", "instances"} & data.keys()):
         return None
-    rows = np.asarray(next(iter(data.values())))
+    try:
+        rows = np.asarray(next(iter(data.values())))
+    except ValueError:  # ragged rows: numpy 2 refuses them; MLflow's parser explains the 4xx
+        return None
     # Numbers only (no strings, booleans or ragged rows), as many columns as the signature says.
     if rows.dtype.kind not in "iuf" or rows.ndim != 2 or len(rows) == 0:
         return None

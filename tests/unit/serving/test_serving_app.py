@@ -87,6 +87,7 @@ def test_invocations_accepts_each_mlflow_scoring_format(client: TestClient, body
         ("{not json", "application/json"),
         (json.dumps({"bogus": ROWS}), "application/json"),
         (json.dumps({"inputs": [[1.0, 2.0]]}), "application/json"),
+        (json.dumps({"inputs": [[1.0, 2.0, 3.0, 4.0], [1.0]]}), "application/json"),
         ("a,b\n1,2\n", "text/plain"),
     ],
 )
