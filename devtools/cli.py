@@ -6,6 +6,7 @@ no docker SDK, mlflow, torch or yaml here or in the command modules' top level.
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -35,18 +36,26 @@ def _debug() -> bool:
     return os.environ.get("DEVTOOLS_DEBUG") == "1"
 
 
-GPU_MODES = ("require", "auto")
+# Options whose value may be left out: bare, they take this default. The parser itself has no such
+# options, and `devtools up --gpu` must not swallow the next word (a service name) as its value.
+OPTIONAL_VALUES: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "--gpu": ("require", lambda value: value in ("require", "auto")),
+    "--gpus": ("all", lambda value: value == "all" or value.isdigit()),
+}
 
 
-def normalize_gpu_flag(args: list[str]) -> list[str]:
-    """A bare `--gpu` means `--gpu=require`: the parser has no options whose value may be left out,
-    and `devtools up --gpu` must not swallow the next word (a service name) as its value."""
+def normalize_optional_values(args: list[str]) -> list[str]:
+    """A bare `--gpu` becomes `--gpu=require`, a bare `--gpus` `--gpus=all`; nothing after `--`."""
     normalized: list[str] = []
     for i, arg in enumerate(args):
         if arg == "--":
             return normalized + args[i:]
         following = args[i + 1] if i + 1 < len(args) else None
-        normalized.append("--gpu=require" if arg == "--gpu" and following not in GPU_MODES else arg)
+        if arg in OPTIONAL_VALUES:
+            default, is_value = OPTIONAL_VALUES[arg]
+            if following is None or not is_value(following):
+                arg = f"{arg}={default}"
+        normalized.append(arg)
     return normalized
 
 
@@ -54,7 +63,7 @@ class _ErrorBoundary(TyperGroup):
     """Turns a DevtoolsError into one line on stderr and its exit code; anything else is a bug."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return list(super().parse_args(ctx, normalize_gpu_flag(args)))
+        return list(super().parse_args(ctx, normalize_optional_values(args)))
 
     # ctx is typer's vendored click Context, which typer does not export publicly.
     def invoke(self, ctx: Any) -> Any:

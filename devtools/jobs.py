@@ -19,12 +19,13 @@ def strip_separator(args: Sequence[str] | None) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def run_job(project: ComposeProject, service: str, argv: Sequence[str]) -> None:
-    """Run argv in `service`: inside the running container, or a one-off container when it is down.
+def run_job(project: ComposeProject, service: str, argv: Sequence[str], running: bool | None = None) -> None:
+    """Run argv in `service`: inside the running container, or a one-off container when it is down
+    (`running` when the caller already asked).
 
     Never returns: this process becomes docker compose, so the job's exit code is devtools' exit code.
     """
-    if service in project.running_services():
+    if running if running is not None else service in project.running_services():
         project.exec_("exec", *tty_flags(), service, *argv)
     # A one-off container starts the service's dependencies (MLflow) and replaces its entrypoint.
     project.exec_("run", "--rm", *tty_flags(), "--entrypoint", argv[0], service, *argv[1:])

@@ -1,4 +1,4 @@
-"""devtools train: train in the training container against the stack's MLflow."""
+"""devtools train: train in the training container against the stack's MLflow (on GPUs with --gpus)."""
 
 from typing import Annotated
 
@@ -7,12 +7,45 @@ import typer
 from devtools.compose import ComposeProject
 from devtools.jobs import run_job, strip_separator
 
+ALL_GPUS = "all"
+
+
+def _gpu_count(value: str | None) -> str | None:
+    if value is None or value == ALL_GPUS:
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise typer.BadParameter(f"expected a number of GPUs (1 or more) or '{ALL_GPUS}', got {value!r}")
+    return str(int(value))
+
 
 def train(
     args: Annotated[
         list[str] | None,
         typer.Argument(help="Passed to `python -m training train` (e.g. --epochs 5 --promote never)."),
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            metavar="N|all",
+            callback=_gpu_count,
+            help="Data-parallel training (DDP, as torchrun starts it) on N GPUs, one process each; bare --gpus "
+            "or 'all' = every GPU the container sees. Adds `--nproc-per-node N --device cuda` to the job. "
+            "When training is not running, a one-off container gets the GPUs (detection first, as up --gpu).",
+        ),
+    ] = None,
 ) -> None:
     """Train a model, log it to MLflow and register a new version; exits with the job's code."""
-    run_job(ComposeProject.dev(), "training", ["python", "-m", "training", "train", *strip_separator(args)])
+    project = ComposeProject.dev()
+    job = ["python", "-m", "training", "train"]
+    running = "training" in project.running_services()
+    if gpus is not None:
+        from devtools.gpu_stack import GpuMode, require_running_gpus, with_gpu
+
+        # torchrun's word for "one process per visible GPU" is "gpu".
+        job += ["--nproc-per-node", "gpu" if gpus == ALL_GPUS else gpus, "--device", "cuda"]
+        if running:
+            require_running_gpus(project, "training", "--gpus")
+        else:
+            project = with_gpu(project, GpuMode.require, "--gpus")
+    run_job(project, "training", [*job, *strip_separator(args)], running=running)

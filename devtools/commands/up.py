@@ -1,34 +1,11 @@
 """devtools up: build what is missing or stale, start the dev stack, wait until it is healthy."""
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
 from devtools.compose import ComposeProject
-
-
-class GpuMode(str, Enum):
-    require = "require"
-    auto = "auto"
-
-
-def with_gpu(project: ComposeProject, mode: GpuMode | None) -> ComposeProject:
-    """`--gpu`: fail before starting anything unless a GPU is usable; `--gpu auto`: use one if there is.
-
-    Either way the only change to the stack is one more -f file."""
-    if mode is None:
-        return project
-    from devtools import gpu
-
-    report = gpu.detect(smoke=True)
-    if mode is GpuMode.require:
-        gpu.require_gpu(report)
-    elif not report.usable:
-        typer.echo(f"--gpu auto: {report.summary()}; starting on CPU", err=True)
-        return project
-    typer.echo(report.summary(), err=True)
-    return project.with_file(project.root / gpu.GPU_OVERRIDE_FILE)
+from devtools.gpu_stack import GpuMode, with_gpu
 
 
 def up(

@@ -49,12 +49,12 @@ def detect(smoke: bool = True) -> GpuReport:
     return assess(probe, smoke_requested=smoke)
 
 
-def require_gpu(report: GpuReport) -> None:
+def require_gpu(report: GpuReport, option: str = "--gpu") -> None:
     """Raise when the report rules GPUs out: `--gpu: no usable GPU: <layer>: <evidence>; fix: <fix>`."""
     failing = report.missing_layer()
     if failing is not None:
         raise DevtoolsError(
-            f"--gpu: no usable GPU: {failing.title}: {failing.evidence}; fix: {failing.fix}", ExitCode.FAILURE
+            f"{option}: no usable GPU: {failing.title}: {failing.evidence}; fix: {failing.fix}", ExitCode.FAILURE
         )
 
 

@@ -21,6 +21,16 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from training.distributed import (
+    ALL_GPUS,
+    current_world,
+    inside_launched_worker,
+    launch,
+    noted_failure,
+    parse_nproc,
+    record_worker_error,
+    resolve_nproc,
+)
 from training.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, TrainingError, one_line
 from training.settings import default_data_dir, default_tracking_uri
 
@@ -73,6 +83,13 @@ def _name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def _nproc(text: str) -> int | str:
+    try:
+        return parse_nproc(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a positive number or '{ALL_GPUS}', got {text}") from exc
 
 
 _positive_int.__name__ = "positive integer"  # argparse names the type in its error message
@@ -162,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     train.add_argument("--run-name", default=None, help="MLflow run name (default: generated)")
+    train.add_argument(
+        "--nproc-per-node",
+        type=_nproc,
+        default=None,
+        metavar="{N,gpu}",
+        help="data-parallel (DDP) training in N processes, as torchrun --standalone would start them; "
+        f"'{ALL_GPUS}' = one per visible GPU. NCCL on CUDA, Gloo on CPU; --batch-size is per process. "
+        "Rank 0 records the run (default: one process)",
+    )
     _add_tracking(train)
     _add_data_dir(train)
     train.set_defaults(handler=_train)
@@ -194,6 +220,12 @@ def _pipeline(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from training.train import TrainConfig, train
 
+    if args.nproc_per_node is not None and not inside_launched_worker():
+        processes = resolve_nproc(args.nproc_per_node, args.device)
+        if processes > 1:
+            # Each worker runs this same command line and, finding its rank set, trains instead.
+            launch(processes, args.argv, debug=os.environ.get("DEVTOOLS_DEBUG") == "1")
+            return EXIT_OK
     result = train(
         TrainConfig(
             data_dir=args.data_dir,
@@ -210,7 +242,8 @@ def _train(args: argparse.Namespace) -> int:
             run_name=args.run_name,
         )
     )
-    print(result.summary())
+    if result is not None:  # ranks other than 0 have nothing to report
+        print(result.summary())
     return EXIT_OK
 
 
@@ -250,8 +283,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _fail(prog: str, exc: BaseException, debug: bool) -> int:
+    """Report `exc` in one line and return its exit code. A worker of a distributed launch hands the
+    line to the launcher instead, which prints only the root cause (the other ranks' errors are
+    mostly its echoes)."""
+    if isinstance(exc, TrainingError):
+        message, code = one_line(exc), exc.exit_code
+    else:
+        hint = "" if debug else " (set DEVTOOLS_DEBUG=1 for the traceback)"
+        message, code = f"{type(exc).__name__}: {one_line(exc)[:300]}{hint}", EXIT_TRAINING
+    if not record_worker_error(message, code) or debug:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    world = current_world()
+    prog = f"{PROG} {args.command}" + (f" (rank {world.rank})" if world.distributed else "")
     debug = os.environ.get("DEVTOOLS_DEBUG") == "1"
     _quiet_libraries(debug)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -261,20 +312,19 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         return handler(args)
-    except TrainingError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"{PROG} {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        failed = noted_failure() if world.distributed else None
+        if failed is not None:
+            # The launcher stopped this worker while its own failure was unwinding: report that.
+            return _fail(prog, failed, debug)
+        # A distributed worker is stopped by its launcher, which says so once for the job.
+        if not world.distributed:
+            print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        hint = "" if debug else " (set DEVTOOLS_DEBUG=1 for the traceback)"
-        print(f"{PROG} {args.command}: error: {type(exc).__name__}: {one_line(exc)[:300]}{hint}", file=sys.stderr)
-        return EXIT_TRAINING
+        return _fail(prog, exc, debug)
     finally:
         if on_main_thread and previous is not None:
             signal.signal(signal.SIGTERM, previous)

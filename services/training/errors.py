@@ -35,3 +35,11 @@ class TrackingError(TrainingError):
 def one_line(text: object) -> str:
     """Collapse a (possibly multi-line) message into one line."""
     return " ".join(str(text).split())
+
+
+class WorkerFailed(TrainingError):
+    """A worker of a distributed job failed; the job exits with that worker's code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

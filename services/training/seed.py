@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.errors import UsageError
 from training.train import Device, TrainConfig
 
 SEED_EPOCHS = 6
@@ -48,9 +49,13 @@ def seeded_state(config: SeedConfig) -> str | None:
 def seed(config: SeedConfig) -> str:
     """Seed unless already seeded (or forced); returns the one-line outcome."""
     from training.data import run_pipeline
+    from training.distributed import current_world
     from training.tracking import configure_client, mlflow_errors, probe
     from training.train import train
 
+    if current_world().distributed:
+        # Every rank would check, prepare and register: seeding is one short job in one process.
+        raise UsageError("seed runs in one process; start it without torchrun")
     probe(config.tracking_uri)
     configure_client()
     if not config.force:
@@ -75,4 +80,6 @@ def seed(config: SeedConfig) -> str:
             tags={"seeded_by": "python -m training seed"},
         )
     )
+    if result is None:
+        raise UsageError("seed runs in one process; start it without torchrun")
     return f"seeded: {result.summary().removeprefix('trained: ')}"

@@ -2,6 +2,9 @@
 
 Checks that need no training (device, data, tracking server) run first, before the heavy imports,
 so bad input fails in seconds. Once a run is started, any failure ends it FAILED.
+
+Under a distributed launch (training.distributed) every rank trains its shard of each epoch and
+DDP averages the gradients; rank 0 alone records the run, registers the model and moves the alias.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from training.distributed import World, current_world, process_group, sum_across_ranks, worker_device
 from training.errors import TrainingError, UsageError
 
 if TYPE_CHECKING:
@@ -70,15 +74,17 @@ class TrainResult:
     device: str
     history: list[EpochMetrics]
     model: DigitsClassifier
+    world_size: int = 1
 
     @property
     def val_accuracy(self) -> float:
         return self.history[-1].val_accuracy
 
     def summary(self) -> str:
+        processes = f" processes={self.world_size}" if self.world_size > 1 else ""
         return (
             f"trained: run_id={self.run_id} model={self.model_name} version={self.version} "
-            f"val_accuracy={self.val_accuracy:.4f} alias={self.alias} "
+            f"val_accuracy={self.val_accuracy:.4f} device={self.device}{processes} alias={self.alias} "
             f"alias_moved={'yes' if self.alias_moved else 'no'} ({self.reason})"
         )
 
@@ -122,12 +128,19 @@ def seed_everything(seed: int, device: torch.device) -> None:
     torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig) -> TrainResult | None:
+    """Train and record; the result on rank 0 (and in a plain run), None on the other ranks."""
     from training.data import load_prepared
     from training.tracking import configure_client, mlflow_errors, probe
 
-    device = resolve_device(config.device)
+    world = current_world()
+    device = worker_device(world, resolve_device(config.device))
     data = load_prepared(config.data_dir)
+    if not world.is_main:
+        seed_everything(config.seed, device)
+        with process_group(world, device):
+            _fit(_new_model(device), data, config, device, world)
+        return None
     probe(config.tracking_uri)
     configure_client()
 
@@ -140,17 +153,23 @@ def train(config: TrainConfig) -> TrainResult:
         with mlflow.start_run(
             experiment_id=experiment.experiment_id, run_name=config.run_name, tags=dict(config.tags)
         ) as run:
-            return _train_in_run(config, data, device, run.info.run_id, experiment.experiment_id)
+            return _train_in_run(config, data, device, world, run.info.run_id, experiment.experiment_id)
+
+
+def _new_model(device: torch.device) -> DigitsClassifier:
+    from training.model import DigitsClassifier, ModelSpec
+
+    return DigitsClassifier(ModelSpec()).to(device)
 
 
 def _train_in_run(
-    config: TrainConfig, data: Prepared, device: torch.device, run_id: str, experiment_id: str
+    config: TrainConfig, data: Prepared, device: torch.device, world: World, run_id: str, experiment_id: str
 ) -> TrainResult:
     import mlflow
     import torch
     import transformers
 
-    from training.model import DigitsClassifier, ModelSpec
+    from training.model import ModelSpec
 
     spec = ModelSpec()
     mlflow.log_params(
@@ -160,6 +179,8 @@ def _train_in_run(
             "lr": config.lr,
             "seed": config.seed,
             "device": device.type,
+            "world_size": world.size,
+            "global_batch_size": config.batch_size * world.size,
             "optimizer": "AdamW",
             "promote": config.promote,
             "data_sha256": data.manifest["source"]["sha256"],
@@ -174,8 +195,10 @@ def _train_in_run(
     mlflow.log_dict(data.manifest, "data/manifest.json")
 
     seed_everything(config.seed, device)
-    model = DigitsClassifier(spec).to(device)
-    history = _fit(model, data, config, device)
+    model = _new_model(device)
+    # Only training is collective; logging and registering below are rank 0's alone.
+    with process_group(world, device):
+        history = _fit(model, data, config, device, world)
 
     model = model.to("cpu").eval()
     version = _log_and_register(model, data, config)
@@ -192,41 +215,85 @@ def _train_in_run(
         device=device.type,
         history=history,
         model=model,
+        world_size=world.size,
     )
 
 
-def _fit(model: DigitsClassifier, data: Prepared, config: TrainConfig, device: torch.device) -> list[EpochMetrics]:
+class _EpochOrder:
+    """The training rows this rank visits in an epoch, shuffled from the seed (not the device)."""
+
+    def __init__(self, rows: int, seed: int, world: World) -> None:
+        import torch
+        from torch.utils.data import DistributedSampler, TensorDataset
+
+        self._rows = rows
+        # A plain run keeps one generator across epochs; a distributed one needs every rank to agree
+        # on each epoch's permutation, which DistributedSampler derives from seed + epoch.
+        self._generator = torch.Generator().manual_seed(seed)
+        # The sampler only needs the dataset's length; the rows stay in tensors on the device.
+        self._sampler: DistributedSampler[tuple[torch.Tensor, ...]] | None = (
+            DistributedSampler(TensorDataset(torch.arange(rows)), world.size, world.rank, shuffle=True, seed=seed)
+            if world.distributed
+            else None
+        )
+
+    def __len__(self) -> int:
+        # DistributedSampler pads the last shard, so every rank runs the same number of steps.
+        return len(self._sampler) if self._sampler is not None else self._rows
+
+    def indices(self, epoch: int) -> torch.Tensor:
+        import torch
+
+        if self._sampler is None:
+            return torch.randperm(self._rows, generator=self._generator)
+        self._sampler.set_epoch(epoch)
+        return torch.tensor(list(self._sampler))
+
+
+def _fit(
+    model: DigitsClassifier, data: Prepared, config: TrainConfig, device: torch.device, world: World
+) -> list[EpochMetrics]:
     import mlflow
     import torch
     from torch.nn import functional
+    from torch.nn.parallel import DistributedDataParallel
 
     x_train = torch.from_numpy(data.train.x).to(device)
     y_train = torch.from_numpy(data.train.y).to(device)
     x_val = torch.from_numpy(data.validation.x).to(device)
     y_val = torch.from_numpy(data.validation.y).to(device)
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    epoch_order = _EpochOrder(len(x_train), config.seed, world)
+    steps_per_epoch = math.ceil(len(epoch_order) / config.batch_size)
+    # DDP averages gradients across ranks in backward(); `model` stays the plain module it wraps.
+    stepped: torch.nn.Module = (
+        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if world.distributed
+        else model
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
     )
-    # Shuffling draws from its own CPU generator so it does not depend on the device.
-    shuffle = torch.Generator().manual_seed(config.seed)
     history: list[EpochMetrics] = []
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = torch.randperm(len(x_train), generator=shuffle).to(device)
+        stepped.train()
+        order = epoch_order.indices(epoch).to(device)
         total = torch.zeros((), device=device)
-        for start in range(0, len(x_train), config.batch_size):
+        for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]
-            loss = functional.cross_entropy(model(x_train[batch]), y_train[batch])
+            loss = functional.cross_entropy(stepped(x_train[batch]), y_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             schedule.step()
             total += loss.detach() * len(batch)
-        train_loss = total.item() / len(x_train)
+        loss_sum, rows = sum_across_ranks(torch.stack([total, torch.tensor(float(len(order)), device=device)]), world)
+        train_loss = loss_sum.item() / rows.item()
         if not math.isfinite(train_loss):
+            # The loss is averaged over the ranks, so every rank stops here with the same error.
             raise TrainingError(f"training diverged: train loss is {train_loss} at epoch {epoch} (try a lower --lr)")
+        if not world.is_main:
+            continue  # the weights are identical on every rank: rank 0 alone validates and logs
         model.eval()
         with torch.no_grad():
             logits = model(x_val)

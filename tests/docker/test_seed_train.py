@@ -90,6 +90,27 @@ def test_train_registers_a_new_version(stack: Stack) -> None:
     assert _counts(stack)[1] == versions + 1
 
 
+def test_ddp_training_in_the_container_registers_one_version(stack: Stack) -> None:
+    # What `devtools train --gpus 2` runs, on CPU: two workers over Gloo inside the training container.
+    _, versions = _counts(stack)
+    done = stack.devtools(
+        "train", "--", "--nproc-per-node", "2", "--device", "cpu", "--epochs", "1", "--promote", "never", timeout=600
+    )
+    summary = done.stdout.strip().splitlines()
+    assert len(summary) == 1 and " device=cpu processes=2 " in summary[0], done.stdout
+    assert _counts(stack)[1] == versions + 1
+
+
+def test_train_gpus_without_gpu_fails_naming_the_reason(stack: Stack) -> None:
+    # The stack runs (on CPU): the running training container has no GPU reservation.
+    done = stack.devtools("train", "--gpus", "2", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "devtools: --gpus: the running training container has no GPUs (the stack was started without --gpu); "
+        "restart it with `devtools up --gpu`"
+    ]
+
+
 def test_train_on_cuda_without_gpu_fails_fast_with_one_line(stack: Stack) -> None:
     done = stack.devtools("train", "--", "--device", "cuda", check=False)
     assert done.returncode == 2

@@ -4,16 +4,22 @@
 1. The host layers of `devtools gpu` (driver, WSL2, driver CUDA vs the training image's CUDA).
 2. A few training steps of the real model (services/training) on the device `--device auto` picks,
    timed against the same steps on CPU.
+3. What `devtools train --gpus` runs: `python -m training train --nproc-per-node gpu --device cuda`
+   (DDP over NCCL, one process per GPU; 2 Gloo processes on CPU) for one epoch, recording into a
+   throwaway local MLflow store (needs mlflow and scikit-learn; skipped without them or --no-ddp).
 
-Exit 0 when the host driver passes and the steps ran on CUDA; 1 otherwise; 2 when torch or
-transformers is missing. Usage: python tests/gpu/check_gpu.py [--steps N] [--host-only]
+Exit 0 when the host driver passes and the steps (and the DDP job) ran on CUDA; 1 otherwise; 2 when
+torch or transformers is missing. Usage: python tests/gpu/check_gpu.py [--steps N] [--host-only] [--no-ddp]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +93,39 @@ def steps_per_second(device: torch.device, steps: int, features: torch.Tensor, l
     return steps / elapsed
 
 
+def ddp_job(device: torch.device) -> bool:
+    """Prepare the data and train one epoch data-parallel through the training CLI; True when it passed."""
+    missing = [name for name in ("mlflow", "sklearn") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"skipped: {', '.join(missing)} not installed (pip install -r services/training/requirements.txt)")
+        return device.type != "cuda"
+    processes = "gpu" if device.type == "cuda" else "2"
+    with tempfile.TemporaryDirectory(prefix="check-gpu-ddp-") as workdir:
+        data = str(Path(workdir) / "data")
+        # A local sqlite store: no tracking server needed, artifacts land in the throwaway directory.
+        tracking = f"sqlite:///{workdir}/mlflow.db"
+        env = {**os.environ, "PYTHONPATH": str(REPO / "services")}
+        steps = [
+            ["pipeline", "--data-dir", data],
+            [
+                *("train", "--nproc-per-node", processes, "--device", device.type, "--epochs", "1"),
+                *("--data-dir", data, "--tracking-uri", tracking, "--experiment", "check-gpu"),
+            ],
+        ]
+        for args in steps:
+            print("$ python -m training " + " ".join(args))
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "training", *args], cwd=workdir, env=env, capture_output=True, text=True
+            )
+            lines = (done.stdout + done.stderr).strip().splitlines()
+            print("\n".join(line for line in lines if not line.startswith("epoch ")))
+            print(f"exit {done.returncode} in {time.perf_counter() - started:.1f} s")
+            if done.returncode != 0:
+                return False
+    return True
+
+
 def _sync(device: torch.device) -> None:
     import torch
 
@@ -99,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="timed training steps per device (default 50)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="as `train --device`")
     parser.add_argument("--host-only", action="store_true", help="only the host layers; no torch needed")
+    parser.add_argument("--no-ddp", action="store_true", help="skip the data-parallel training job")
     args = parser.parse_args(argv)
 
     report = host_report()
@@ -133,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"steps/s on {name}: {rate:.1f}{threads}")
     if "cuda" in rates:
         print(f"speed-up cuda/cpu: {rates['cuda'] / rates['cpu']:.1f}x")
-    return 0 if driver_ok and device.type == "cuda" else 1
+    ddp_ok = True
+    if not args.no_ddp:
+        print(f"== data-parallel job (what `devtools train --gpus` runs), on {device.type}")
+        ddp_ok = ddp_job(device)
+    return 0 if driver_ok and device.type == "cuda" and ddp_ok else 1
 
 
 if __name__ == "__main__":

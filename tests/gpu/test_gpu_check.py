@@ -44,7 +44,22 @@ def test_training_steps_run_on_cuda_with_cpu_timing_beside() -> None:
     pytest.importorskip("transformers")
     if torch.version.cuda is None:
         pytest.skip(f"torch {torch.__version__} is a CPU build; install the CUDA build (pip install torch==2.13.0)")
-    done = _check("--steps", "30", timeout=600)
+    done = _check("--steps", "30", "--no-ddp", timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "device: cuda" in done.stdout
     assert "steps/s on cuda:" in done.stdout and "steps/s on cpu:" in done.stdout
+
+
+def test_data_parallel_job_runs_one_process_per_gpu() -> None:
+    torch = pytest.importorskip("torch")
+    for module in ("transformers", "mlflow", "sklearn"):
+        pytest.importorskip(module)
+    if torch.version.cuda is None:
+        pytest.skip(f"torch {torch.__version__} is a CPU build; install the CUDA build (pip install torch==2.13.0)")
+    done = _check("--steps", "5", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ddp = done.stdout.split("== data-parallel job", 1)[1]
+    assert "--nproc-per-node gpu --device cuda" in ddp
+    gpus = torch.cuda.device_count()
+    processes = f" processes={gpus} " if gpus > 1 else " alias="
+    assert " device=cuda" in ddp and processes in ddp, ddp

@@ -83,7 +83,8 @@ def stack_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("docker-compose.yml", "docker-compose.dev.yml"):
         shutil.copy(REPO / name, root / name)
     for tree in ("docker", "services"):
-        shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__"))
+        # Tool caches (.mypy_cache can be 100+ MB) are not build inputs; copied per test they fill the disk.
+        shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
     monkeypatch.setenv("DEVTOOLS_ROOT", str(root))
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.delenv("DEVTOOLS_DEBUG", raising=False)

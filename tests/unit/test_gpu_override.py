@@ -31,6 +31,7 @@ def test_override_builds_cuda_training_under_its_own_tag_and_reserves_gpus() -> 
     assert training["image"] == "${DEVTOOLS_IMAGE_PREFIX:-mlstack}/training:dev-cuda"
     # Explicit driver and count: an omitted count meant zero GPUs before Compose 2.30.
     assert training["deploy"]["resources"]["reservations"]["devices"] == [RESERVATION]
+    assert training["shm_size"] == "8gb"  # NCCL between GPUs goes through /dev/shm
     assert services["seed"]["image"] == training["image"]  # seed runs the image training builds
 
 
@@ -54,5 +55,6 @@ def test_compose_merges_the_override_last() -> None:
     assert training["image"] == "mlstack/training:dev-cuda"
     assert training["build"]["target"] == "dev" and training["build"]["args"]["TORCH_VARIANT"] == "cuda"
     assert training["deploy"]["resources"]["reservations"]["devices"] == [{**RESERVATION, "count": -1}]
+    assert int(training["shm_size"]) == 8 * 1024**3
     assert services["seed"]["image"] == "mlstack/training:dev-cuda"
     assert "deploy" not in services["serving"] and services["serving"]["image"] == "mlstack/serving:dev"

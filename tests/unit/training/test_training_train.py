@@ -41,7 +41,9 @@ def config(mlflow_server: str, prepared_dir: Path) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def trained(config: TrainConfig) -> TrainResult:
-    return train(config)
+    result = train(config)
+    assert result is not None  # None only on ranks other than 0 of a distributed job
+    return result
 
 
 @pytest.fixture(scope="module")
