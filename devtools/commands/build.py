@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ import typer
 from devtools import proc
 from devtools.compose import ComposeConfig, ComposeProject
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.revision import TAG, Revision
 
 
 class Target(str, Enum):
@@ -32,29 +32,8 @@ class Target(str, Enum):
 
 # What docker-compose.yml falls back to without DEVTOOLS_TAG, and what `devtools up` runs.
 DEFAULT_TAG = "latest"
-# Docker's tag grammar: up to 128 of [A-Za-z0-9_.-], not starting with . or -.
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # os/arch[/variant], as `docker build --platform` takes it.
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
-
-
-@dataclass(frozen=True)
-class Revision:
-    """The checkout's short commit, or None outside git (a source tarball, a repo without commits)."""
-
-    commit: str | None
-
-    @classmethod
-    def of(cls, root: Path) -> Revision:
-        # No .git at or above the root: nothing to ask, and no process started (and no git error shown).
-        if not any((directory / ".git").exists() for directory in (root, *root.parents)):
-            return cls(None)
-        try:
-            done = proc.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture=True, check=False)
-        except DevtoolsError:  # no git program: same as no repository
-            return cls(None)
-        commit = done.stdout.strip()
-        return cls(commit if done.returncode == 0 and _TAG.fullmatch(commit) else None)
 
 
 @dataclass(frozen=True)
@@ -141,8 +120,8 @@ def build(
         typer.Option(
             "--tag",
             metavar="TAG",
-            help="prod: the image tag (default: the git revision, `git rev-parse --short HEAD`, which also "
-            "moves `latest`; `latest` outside git).",
+            help="prod: the image tag (default: the git revision, `git rev-parse --short HEAD`, with -dirty "
+            "when tracked files have uncommitted changes; it also moves `latest`; `latest` outside git).",
         ),
     ] = None,
     platform: Annotated[
@@ -173,7 +152,7 @@ def build(
         return
 
     platforms = split_platforms(platform or [])
-    if tag is not None and not _TAG.fullmatch(tag):
+    if tag is not None and not TAG.fullmatch(tag):
         raise DevtoolsError(
             f"--tag '{tag}': letters, digits, _ . - (at most 128, not starting with . or -)", ExitCode.USAGE
         )
@@ -188,7 +167,7 @@ def build_prod(services: Sequence[str], tag: str | None, platforms: Sequence[str
 
     prod = ComposeProject.prod()
     revision = Revision.of(prod.root)
-    version = tag or revision.commit or DEFAULT_TAG
+    version = tag or revision.tag or DEFAULT_TAG
     made: list[str] = []
 
     def project_for(variant: Variant) -> ComposeProject:

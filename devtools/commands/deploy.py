@@ -30,7 +30,13 @@ def ecs(
         typer.Option("--out", metavar="DIR", help="Directory for the JSON documents (default: build/ecs in the repo)."),
     ] = None,
     tag: Annotated[
-        str | None, typer.Option("--tag", metavar="TAG", help="Image tag (default: git rev-parse --short HEAD).")
+        str | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="Image tag (default: the one `build --target prod` gives: git rev-parse --short HEAD, "
+            "-dirty when tracked files changed).",
+        ),
     ] = None,
     registry: Annotated[
         str | None,

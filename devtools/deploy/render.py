@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools import proc
 from devtools.compose import ComposeConfig, ComposeProject
 from devtools.deploy import ecs, validate
 from devtools.deploy.documents import Document, write
 from devtools.deploy.settings import PLACEHOLDER, Options, Settings, read_env_file, resolve
 from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.revision import Revision
 
 DEFAULT_OUT = Path("build") / "ecs"
 
@@ -56,17 +56,11 @@ def render(config: ComposeConfig, settings: Settings) -> Rendered:
 
 
 def git_revision(root: Path) -> str:
-    argv = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
-    try:
-        done = proc.run(argv, capture=True, check=False)
-    except DevtoolsError as exc:
-        raise DevtoolsError(f"{exc.message}; pass --tag to name the image tag", ExitCode.FAILURE) from exc
-    revision = done.stdout.strip()
-    if done.returncode != 0 or not revision:
-        lines = done.stderr.strip().splitlines()
-        why = lines[-1] if lines else f"exit code {done.returncode}"
-        raise DevtoolsError(f"cannot tag images by git revision ({why}); pass --tag", ExitCode.FAILURE)
-    return revision
+    """The tag `devtools build --target prod` gives the images by default (the same Revision)."""
+    revision = Revision.of(root)
+    if revision.tag is None:
+        raise DevtoolsError(f"cannot tag images by git revision ({revision.why}); pass --tag", ExitCode.FAILURE)
+    return revision.tag
 
 
 def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:

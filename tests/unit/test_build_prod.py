@@ -50,6 +50,26 @@ def test_tag_defaults_to_the_git_revision_and_labels_carry_it(checkout: FakeDock
     assert "built mlstack/serving:abc1234" in result.stdout
 
 
+def test_a_dirty_checkout_tags_commit_dirty_and_labels_the_commit(checkout: FakeDocker, stack_root: Path, cli) -> None:
+    checkout.respond(lambda argv: argv[:1] == ["git"] and "status" in argv, stdout=" M services/serving/app.py\n")
+    checkout.respond_to(["config"], stdout=recorded_config(stack_root, "prod").replace(":latest", ":abc1234-dirty"))
+    result = cli("build", "--target", "prod", "serving")
+    assert result.exit_code == 0, result.output
+    assert ["git", "-C", str(stack_root), "status", "--porcelain", "--untracked-files=no"] in checkout.calls
+    [(args, env)] = builds(checkout)
+    assert env["DEVTOOLS_TAG"] == "abc1234-dirty"
+    assert args == [
+        "build",
+        "--build-arg",
+        "VERSION=abc1234-dirty",
+        "--build-arg",
+        "VCS_REF=abc1234",
+        "base",
+        "serving",
+    ]
+    assert "built mlstack/serving:abc1234-dirty" in result.stdout
+
+
 def test_explicit_tag_wins_and_leaves_latest_alone(checkout: FakeDocker, cli) -> None:
     result = cli("build", "--target", "prod", "--tag", "v1.4.0", "serving")
     assert result.exit_code == 0, result.output

@@ -38,12 +38,17 @@ def is_git(argv: list[str]) -> bool:
     return argv[:1] == ["git"]
 
 
+def is_rev_parse(argv: list[str]) -> bool:
+    return is_git(argv) and "rev-parse" in argv
+
+
 @pytest.fixture
 def prod(docker: FakeDocker, stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
-    docker.respond(is_git, stdout="abc1234\n")
+    (stack_root / ".git").mkdir()
+    docker.respond(is_rev_parse, stdout="abc1234\n")  # and a clean `git status`
     return docker
 
 
@@ -59,7 +64,8 @@ def test_renders_the_prod_config_tagged_with_the_git_revision(
     result = invoke("--out", str(out), "--registry", "r.example")
     assert result.exit_code == 0, result.stderr
     assert [argv for argv in prod.calls if is_git(argv)] == [
-        ["git", "-C", str(stack_root), "rev-parse", "--short", "HEAD"]
+        ["git", "-C", str(stack_root), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(stack_root), "status", "--porcelain", "--untracked-files=no"],
     ]
     assert [*compose_prefix(stack_root, "docker-compose.yml"), "config"] in prod.calls
     lines = result.stdout.splitlines()
@@ -88,15 +94,34 @@ def test_default_out_is_build_ecs_in_the_repository(prod: FakeDocker, stack_root
 
 def test_without_a_git_revision_it_asks_for_tag(docker: FakeDocker, stack_root: Path, tmp_path: Path) -> None:
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
-    docker.respond(
-        is_git, stderr="fatal: not a git repository (or any of the parent directories): .git\n", returncode=128
-    )
+    (stack_root / ".git").mkdir()
+    docker.respond(is_git, stderr="fatal: ambiguous argument 'HEAD': unknown revision\n", returncode=128)
     result = invoke("--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert result.stderr == (
-        "devtools: cannot tag images by git revision (fatal: not a git repository (or any of the parent "
-        "directories): .git); pass --tag\n"
+        "devtools: cannot tag images by git revision (fatal: ambiguous argument 'HEAD': unknown revision); pass --tag\n"
     )
+
+
+def test_outside_a_checkout_it_asks_for_tag_without_running_git(
+    docker: FakeDocker, stack_root: Path, tmp_path: Path
+) -> None:
+    docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
+    result = invoke("--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"devtools: cannot tag images by git revision ({stack_root} is not in a git checkout); pass --tag\n"
+    )
+    assert not [argv for argv in docker.calls if is_git(argv)]
+
+
+def test_a_dirty_checkout_renders_the_dirty_tag_build_gives(prod: FakeDocker, tmp_path: Path) -> None:
+    prod.respond(lambda argv: is_git(argv) and "status" in argv, stdout=" M services/serving/app.py\n")
+    result = invoke("--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    image = read(tmp_path / "serving.task-definition.json")["containerDefinitions"][0]["image"]
+    assert image == "<registry>/mlstack/serving:abc1234-dirty"
 
 
 def test_a_broken_compose_file_fails_in_one_line_and_writes_nothing(

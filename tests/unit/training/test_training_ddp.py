@@ -112,30 +112,13 @@ def test_divergence_is_reported_once_not_with_its_echoes(cli: Cli, client: Mlflo
 
 def test_sigterm_stops_every_worker_and_ends_the_run_failed(cli: Cli, client: MlflowClient) -> None:
     experiment = unique("ddp-term")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "training", "train", "--nproc-per-node", "2", "--device", "cpu"),
-            *("--epochs", "200", "--experiment", experiment, "--model-name", unique("ddp-term")),
-        ],
-        cwd=SERVICES,
-        env=clean_env(MLFLOW_TRACKING_URI=cli.tracking_uri, TRAINING_DATA_DIR=str(cli.data_dir)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("epoch 1/200"):
-                break
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == EXIT_INTERRUPTED
+    code, err = cli.interrupt_training(
+        ["--nproc-per-node", "2", "--device", "cpu", "--experiment", experiment, "--model-name", unique("ddp-term")],
+        lambda launcher: launcher.send_signal(signal.SIGTERM),
+    )
+
+    assert code == EXIT_INTERRUPTED
     assert err.strip().splitlines() == [PREFIX + "interrupted"]
     assert [run.info.status for run in _runs(client, experiment)] == ["FAILED"]
     # No worker outlives the launcher.
@@ -147,31 +130,17 @@ def test_sigterm_stops_every_worker_and_ends_the_run_failed(cli: Cli, client: Ml
 
 def test_a_worker_killed_by_a_signal_is_named_with_128_plus_n(cli: Cli) -> None:
     experiment = unique("ddp-kill")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "training", "train", "--nproc-per-node", "2", "--device", "cpu"),
-            *("--epochs", "200", "--experiment", experiment, "--model-name", unique("ddp-kill")),
-        ],
-        cwd=SERVICES,
-        env=clean_env(MLFLOW_TRACKING_URI=cli.tracking_uri, TRAINING_DATA_DIR=str(cli.data_dir)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("epoch 1/200"):
-                break
+
+    def kill_rank_one(launcher: subprocess.Popen[str]) -> None:
         [rank_one] = [pid for pid in _worker_pids(experiment) if "RANK=1" in _environ(pid)]
         os.kill(rank_one, signal.SIGKILL)  # what the OOM killer does
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == 128 + signal.SIGKILL
+    code, err = cli.interrupt_training(
+        ["--nproc-per-node", "2", "--device", "cpu", "--experiment", experiment, "--model-name", unique("ddp-kill")],
+        kill_rank_one,
+    )
+
+    assert code == 128 + signal.SIGKILL
     assert err.strip().splitlines() == [PREFIX + "error: rank 1 was killed by signal 9 (SIGKILL)"]
 
 

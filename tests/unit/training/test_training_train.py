@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from training_helpers import SERVICES, clean_env, require, unique
+from training_helpers import Cli, require, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -174,30 +172,13 @@ def test_train_cli_prints_one_summary_line(
 
 def test_sigterm_ends_the_run_failed(config: TrainConfig, client: MlflowClient) -> None:
     experiment = unique("sigterm")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "training", "train", "--epochs", "200", "--device", "cpu"),
-            *("--experiment", experiment, "--model-name", unique("sigterm")),
-        ],
-        cwd=SERVICES,
-        env=clean_env(MLFLOW_TRACKING_URI=config.tracking_uri, TRAINING_DATA_DIR=str(config.data_dir)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    cli = Cli(tracking_uri=config.tracking_uri, data_dir=config.data_dir)
+    code, err = cli.interrupt_training(
+        ["--device", "cpu", "--experiment", experiment, "--model-name", unique("sigterm")],
+        lambda process: process.send_signal(signal.SIGTERM),
     )
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("epoch 1/200"):
-                break
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == EXIT_INTERRUPTED
+    assert code == EXIT_INTERRUPTED
     assert err.strip().splitlines()[-1] == "python -m training train: interrupted"
     found = client.get_experiment_by_name(experiment)
     assert found is not None

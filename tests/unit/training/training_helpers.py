@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +58,28 @@ class Cli:
             text=True,
             timeout=timeout,
         )
+
+    def interrupt_training(
+        self, args: Sequence[str], act: Callable[[subprocess.Popen[str]], None], epochs: int = 200
+    ) -> tuple[int, str]:
+        """Start `train ARGS --epochs N`, call act(process) once epoch 1 is done; (exit code, stderr)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training", "train", "--epochs", str(epochs), *args],
+            cwd=SERVICES,
+            env=clean_env(MLFLOW_TRACKING_URI=self.tracking_uri, TRAINING_DATA_DIR=str(self.data_dir)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if line.startswith(f"epoch 1/{epochs}"):
+                    break
+            act(process)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        return process.returncode, err
