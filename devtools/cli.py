@@ -7,9 +7,10 @@ no docker SDK, mlflow, torch or yaml here or in the command modules' top level.
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # vendored click; typer has no alias
 from typer.core import TyperGroup
 
 from devtools import __version__, proc
@@ -59,11 +60,23 @@ def normalize_optional_values(args: list[str]) -> list[str]:
     return normalized
 
 
+def _usage_error(exc: UsageError) -> NoReturn:
+    """Click prints usage, a hint and the error on three lines; one is enough, naming the help to read."""
+    if isinstance(exc, NoArgsIsHelpError):
+        raise exc  # a bare `devtools` (or group) shows the help, as click does
+    command = exc.ctx.command_path if exc.ctx is not None else "devtools"
+    print(f"{command}: error: {exc.format_message()} (see {command} -h)", file=sys.stderr)
+    raise typer.Exit(int(ExitCode.USAGE)) from exc
+
+
 class _ErrorBoundary(TyperGroup):
     """Turns a DevtoolsError into one line on stderr and its exit code; anything else is a bug."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return list(super().parse_args(ctx, normalize_optional_values(args)))
+        try:
+            return list(super().parse_args(ctx, normalize_optional_values(args)))
+        except UsageError as exc:  # the root command's own options
+            _usage_error(exc)
 
     # ctx is typer's vendored click Context, which typer does not export publicly.
     def invoke(self, ctx: Any) -> Any:
@@ -76,7 +89,9 @@ class _ErrorBoundary(TyperGroup):
                 traceback.print_exc()
             print(f"devtools: {exc.message}", file=sys.stderr)
             raise typer.Exit(int(exc.code)) from exc
-        except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
+        except UsageError as exc:
+            _usage_error(exc)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             # Typer's own usage errors derive from its vendored click; let them through untouched.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli_harness import FIXTURES, REPO, FakeDocker
@@ -120,3 +121,40 @@ def test_help_does_not_import_docker_sdk_mlflow_torch_or_yaml() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert "HEAVY []" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["up", "--wait-timeout", "0"],
+            "devtools up: error: Invalid value for '--wait-timeout': Input should be greater than or equal to 1 "
+            "(see devtools up -h)",
+        ),
+        (["logs", "--bogus"], "devtools logs: error: No such option: --bogus (see devtools logs -h)"),
+        (["nosuch"], "devtools: error: No such command 'nosuch'. (see devtools -h)"),
+        (["--bogus"], "devtools: error: No such option: --bogus (Possible options: --verbose) (see devtools -h)"),
+        (["shell"], "devtools shell: error: Missing argument 'service'. (see devtools shell -h)"),
+        (
+            ["deploy", "render", "ecs", "--arch", "sparc"],
+            "devtools deploy render ecs: error: Invalid value for '--arch': Value error, 'sparc' is not one of "
+            "'x86_64', 'arm64'. (see devtools deploy render ecs -h)",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_help(args: list[str], line: str) -> None:
+    # The installed console script in a real process: what a user sees, without CliRunner's handling.
+    # Parsing fails before any docker command could run.
+    done = subprocess.run([_console_script(), *args], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [line]
+
+
+def _console_script() -> str:
+    return str(Path(sys.executable).with_name("devtools"))
+
+
+def test_bare_command_still_shows_the_help() -> None:
+    done = subprocess.run([_console_script()], capture_output=True, text=True, timeout=60, check=False)
+    assert "Usage: devtools [OPTIONS] COMMAND [ARGS]..." in done.stdout + done.stderr
+    assert "error:" not in done.stdout + done.stderr
