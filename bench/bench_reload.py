@@ -78,6 +78,9 @@ def main(edits: int = 10) -> int:
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            # Ctrl-C (SIGINT below) must work even when this runs as a background job, whose ignored
+            # SIGINT the child would inherit.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(3)
         results["fork-server reloader + devtools watch"] = edit_latencies(original, edits, 30)

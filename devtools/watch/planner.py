@@ -1,7 +1,8 @@
 """What to do about a burst of file changes: pure decisions, driven by a clock and paths.
 
 - Debouncing: a burst (an editor's save dance, a `git checkout` touching 1,000 files) becomes one
-  batch once the tree has been quiet for `quiet_s` (or `max_wait_s` after the first change).
+  batch once the tree has been quiet for `quiet_s` (`burst_quiet_s` once the batch holds
+  `burst_files` paths), or `max_wait_s` after the first change.
 - Ignores: caches, VCS internals, data and editor temp files never trigger anything.
 - Content, not events: a file whose content is unchanged (a touch, or a container rewriting the same
   bytes into a bind mount) does nothing; dependency files (rebuild rules) are compared ignoring
@@ -63,6 +64,11 @@ def digest(path: Path, *, dependency: bool) -> str | None:
 class Debouncer:
     quiet_s: float = 0.05
     max_wait_s: float = 5.0
+    # A save touches a few files at once; a checkout, formatter or code generator touches many, with
+    # pauses between writes longer than quiet_s on a busy machine (1,000 files split in two here).
+    # Once a batch looks like such a burst, wait longer for it to end: one action, not several.
+    burst_files: int = 20
+    burst_quiet_s: float = 0.5
     _pending: set[Path] = field(default_factory=set)
     _first: float | None = None
     _last: float = 0.0
@@ -78,7 +84,8 @@ class Debouncer:
     def due(self, now: float) -> bool:
         if self._first is None:
             return False
-        return now - self._last >= self.quiet_s or now - self._first >= self.max_wait_s
+        quiet = self.burst_quiet_s if len(self._pending) >= self.burst_files else self.quiet_s
+        return now - self._last >= quiet or now - self._first >= self.max_wait_s
 
     def take(self) -> set[Path]:
         batch, self._pending, self._first = self._pending, set(), None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,9 @@ class Watcher:
             env=stack.env,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
+            # Ctrl-C must reach it even when pytest runs as a background job, whose SIGINT the shell
+            # ignores: an ignored SIGINT is inherited, and Python then never raises KeyboardInterrupt.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         wait_for(lambda: "watching" in self.output(), timeout=60)
 
@@ -40,7 +44,7 @@ class Watcher:
         return [line for line in self.output().splitlines() if re.search(pattern, line)]
 
     def stop(self) -> None:
-        self.process.send_signal(__import__("signal").SIGINT)
+        self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=15)
 
 
@@ -60,11 +64,14 @@ def watcher(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         yield running
     finally:
-        running.stop()
-        APP.write_text(original_app)
-        REQUIREMENTS.write_text(original_requirements)
-        for leftover in (REPO / "services" / "serving").glob("_burst_*.py"):
-            leftover.unlink()
+        try:
+            running.stop()
+        finally:
+            # The checkout is the developer's: its files come back even when stopping the watcher failed.
+            APP.write_text(original_app)
+            REQUIREMENTS.write_text(original_requirements)
+            for leftover in (REPO / "services" / "serving").glob("_burst_*.py"):
+                leftover.unlink()
 
 
 def _set_health(marker: str) -> None:

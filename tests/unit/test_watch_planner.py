@@ -183,3 +183,17 @@ def test_debouncer_waits_for_quiet_and_caps_the_wait() -> None:
         debouncer.add(Path(f"f{i}"), 2.0 + i * 0.05)
     assert debouncer.due(3.0)
     assert debouncer.first_change_at() == 2.0
+
+
+def test_a_burst_of_many_files_waits_longer_for_quiet() -> None:
+    debouncer = Debouncer(quiet_s=0.05, burst_files=20, burst_quiet_s=0.5)
+    debouncer.add(Path("saved.py"), 0.0)
+    assert debouncer.due(0.06)  # a save: acted on at once
+    debouncer.take()
+    for i in range(25):  # a checkout writing 25 files, then pausing mid-way
+        debouncer.add(Path(f"f{i}.py"), 1.0 + i * 0.001)
+    assert not debouncer.due(1.2)  # a pause longer than quiet_s does not split the burst
+    debouncer.add(Path("f25.py"), 1.3)
+    assert not debouncer.due(1.7)
+    assert debouncer.due(1.81)
+    assert len(debouncer.take()) == 26
