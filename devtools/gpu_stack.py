@@ -4,7 +4,6 @@ Shared by `up --gpu` and `train --gpus`. Stays cheap to import (the commands' --
 detection itself (devtools.gpu) is imported only when GPUs are asked for.
 """
 
-import json
 from enum import Enum
 
 import typer
@@ -39,6 +38,8 @@ def with_gpu(project: ComposeProject, mode: GpuMode | None, option: str = "--gpu
 
 def requests_gpus(device_requests_json: str) -> bool:
     """Whether `docker inspect`'s HostConfig.DeviceRequests (JSON) reserves GPUs for the container."""
+    import json  # not at the top: every command's --help imports this module
+
     requests = json.loads(device_requests_json or "null") or []
     return any(
         request.get("Driver") == "nvidia" or any("gpu" in caps for caps in request.get("Capabilities") or [])
