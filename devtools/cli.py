@@ -31,6 +31,7 @@ from devtools.commands import (
     watch,
 )
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.gpu_stack import GpuMode
 
 
 def _debug() -> bool:
@@ -40,8 +41,8 @@ def _debug() -> bool:
 # Options whose value may be left out: bare, they take this default. The parser itself has no such
 # options, and `devtools up --gpu` must not swallow the next word (a service name) as its value.
 OPTIONAL_VALUES: dict[str, tuple[str, Callable[[str], bool]]] = {
-    "--gpu": ("require", lambda value: value in ("require", "auto")),
-    "--gpus": ("all", lambda value: value == "all" or value.isdigit()),
+    "--gpu": (GpuMode.require.value, lambda value: value in {mode.value for mode in GpuMode}),
+    "--gpus": (train.ALL_GPUS, lambda value: value == train.ALL_GPUS or value.isdigit()),
 }
 
 
@@ -94,7 +95,7 @@ class _ErrorBoundary(TyperGroup):
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            # Typer's own usage errors derive from its vendored click; let them through untouched.
+            # Typer's other exceptions (its vendored click's, e.g. a file it cannot open) show themselves.
             if type(exc).__module__.startswith("typer."):
                 raise
             if _debug():

@@ -10,6 +10,8 @@ from training.errors import UsageError
 from training.train import Device, TrainConfig
 
 SEED_EPOCHS = 6
+# Every rank would check, prepare and register: seeding is one short job in one process.
+ONE_PROCESS = "seed runs in one process; start it without torchrun"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,7 @@ def seed(config: SeedConfig) -> str:
     from training.train import train
 
     if current_world().distributed:
-        # Every rank would check, prepare and register: seeding is one short job in one process.
-        raise UsageError("seed runs in one process; start it without torchrun")
+        raise UsageError(ONE_PROCESS)
     probe(config.tracking_uri)
     configure_client()
     if not config.force:
@@ -80,6 +81,6 @@ def seed(config: SeedConfig) -> str:
             tags={"seeded_by": "python -m training seed"},
         )
     )
-    if result is None:
-        raise UsageError("seed runs in one process; start it without torchrun")
+    if result is None:  # only a rank other than 0 gets none, and ranks were refused above
+        raise UsageError(ONE_PROCESS)
     return f"seeded: {result.summary().removeprefix('trained: ')}"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from training_helpers import SERVICES, Cli, clean_env, require, unique
+from training_helpers import SERVICES, Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -36,12 +36,6 @@ def client(mlflow_server: str) -> MlflowClient:
     return MlflowClient(mlflow_server)
 
 
-def _runs(client: MlflowClient, experiment: str) -> list[mlflow.entities.Run]:
-    found = client.get_experiment_by_name(experiment)
-    assert found is not None, f"no experiment {experiment}"
-    return list(client.search_runs([found.experiment_id]))
-
-
 def _ddp(cli: Cli, experiment: str, model: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return cli.run(
         *("train", "--nproc-per-node", "2", "--device", "cpu", "--epochs", str(EPOCHS)),
@@ -60,7 +54,7 @@ def test_two_processes_train_one_run_logged_by_rank_zero(cli: Cli, client: Mlflo
     assert f"model={model} version=1 " in out[0] and " device=cpu processes=2 " in out[0]
     progress = [line for line in done.stderr.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in progress] == [f"{epoch}/{EPOCHS}" for epoch in range(1, EPOCHS + 1)]
-    [run] = _runs(client, experiment)
+    [run] = runs_of(client, experiment)
     assert run.info.status == "FINISHED"
     assert run.data.params["world_size"] == "2"
     assert run.data.params["global_batch_size"] == "64"
@@ -107,7 +101,7 @@ def test_divergence_is_reported_once_not_with_its_echoes(cli: Cli, client: Mlflo
     assert done.returncode == EXIT_TRAINING
     [line] = [line for line in done.stderr.strip().splitlines() if not line.startswith("epoch ")]
     assert re.match(PREFIX + r"error: rank \d: training diverged", line), line  # every rank sees it
-    assert [run.info.status for run in _runs(client, experiment)] == ["FAILED"]
+    assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]
 
 
 def test_sigterm_stops_every_worker_and_ends_the_run_failed(cli: Cli, client: MlflowClient) -> None:
@@ -120,7 +114,7 @@ def test_sigterm_stops_every_worker_and_ends_the_run_failed(cli: Cli, client: Ml
 
     assert code == EXIT_INTERRUPTED
     assert err.strip().splitlines() == [PREFIX + "interrupted"]
-    assert [run.info.status for run in _runs(client, experiment)] == ["FAILED"]
+    assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]
     # No worker outlives the launcher.
     deadline = time.monotonic() + 10
     while _worker_pids(experiment) and time.monotonic() < deadline:
@@ -174,13 +168,13 @@ def test_plain_torchrun_runs_the_same_command(cli: Cli, client: MlflowClient) ->
             *("--experiment", experiment, "--model-name", unique("torchrun")),
         ],
         cwd=SERVICES,
-        env=clean_env(MLFLOW_TRACKING_URI=cli.tracking_uri, TRAINING_DATA_DIR=str(cli.data_dir)),
+        env=cli.env(),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    [run] = _runs(client, experiment)
+    [run] = runs_of(client, experiment)
     assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from training_helpers import Cli, require, unique
+from training_helpers import Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -37,9 +37,7 @@ def test_seed_is_idempotent_and_force_seeds_again(mlflow_server: str, tmp_path: 
     assert first.stdout.startswith("seeded: run_id=") and "alias_moved=yes (--promote always)" in first.stdout
     assert "pipeline: wrote" in first.stderr
     assert _state(client, experiment, model) == (["FINISHED"], ["1"], "1")
-    found = client.get_experiment_by_name(experiment)
-    assert found is not None
-    run = client.search_runs([found.experiment_id])[0]
+    run = runs_of(client, experiment)[0]
     assert run.data.tags["seeded_by"] == "python -m training seed"
     assert [f.path for f in client.list_artifacts(run.info.run_id, "data")] == ["data/manifest.json"]
     print(f"first seed took {first_s:.1f}s")

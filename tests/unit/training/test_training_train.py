@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from training_helpers import Cli, require, unique
+from training_helpers import Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -147,10 +147,7 @@ def test_failed_training_ends_the_run_failed(
     assert err[-1] == (
         "python -m training train: error: training diverged: train loss is nan at epoch 1 (try a lower --lr)"
     )
-    found = client.get_experiment_by_name(experiment)
-    assert found is not None
-    experiment_id = found.experiment_id
-    assert [r.info.status for r in client.search_runs([experiment_id])] == ["FAILED"]
+    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
 
 
 def test_train_cli_prints_one_summary_line(
@@ -180,6 +177,4 @@ def test_sigterm_ends_the_run_failed(config: TrainConfig, client: MlflowClient) 
 
     assert code == EXIT_INTERRUPTED
     assert err.strip().splitlines()[-1] == "python -m training train: interrupted"
-    found = client.get_experiment_by_name(experiment)
-    assert found is not None
-    assert [r.info.status for r in client.search_runs([found.experiment_id])] == ["FAILED"]
+    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]

@@ -9,8 +9,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # mlflow stays out of module level: collection works without it
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = REPO / "services"
@@ -28,6 +33,13 @@ def require(*modules: str) -> None:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def runs_of(client: MlflowClient, experiment: str) -> list[Run]:
+    """Every run of the experiment, which must exist."""
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment}"
+    return list(client.search_runs([found.experiment_id]))
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -49,11 +61,15 @@ class Cli:
     tracking_uri: str
     data_dir: Path
 
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment the container gives a job: this tracking server and data directory."""
+        return clean_env(MLFLOW_TRACKING_URI=self.tracking_uri, TRAINING_DATA_DIR=str(self.data_dir), **extra)
+
     def run(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "training", *args],
             cwd=SERVICES,  # like the container: cwd /app holds the package
-            env=clean_env(MLFLOW_TRACKING_URI=self.tracking_uri, TRAINING_DATA_DIR=str(self.data_dir), **env),
+            env=self.env(**env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -66,7 +82,7 @@ class Cli:
         process = subprocess.Popen(
             [sys.executable, "-m", "training", "train", "--epochs", str(epochs), *args],
             cwd=SERVICES,
-            env=clean_env(MLFLOW_TRACKING_URI=self.tracking_uri, TRAINING_DATA_DIR=str(self.data_dir)),
+            env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
