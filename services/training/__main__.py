@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from training.distributed import (
     ALL_GPUS,
+    WORKER_MARKER,
     current_world,
     inside_launched_worker,
     launch,
@@ -31,7 +32,15 @@ from training.distributed import (
     record_worker_error,
     resolve_nproc,
 )
-from training.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, TrainingError, one_line
+from training.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRAINING,
+    EXIT_USAGE,
+    TrainingError,
+    UsageError,
+    one_line,
+)
 from training.settings import default_data_dir, default_tracking_uri
 
 PROG = "python -m training"
@@ -301,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
-    world = current_world()
+    try:
+        world = current_world()
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     prog = f"{PROG} {args.command}" + (f" (rank {world.rank})" if world.distributed else "")
     debug = os.environ.get("DEVTOOLS_DEBUG") == "1"
     _quiet_libraries(debug)
@@ -330,5 +343,20 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def leave(code: int) -> NoReturn:
+    """Exit with `code`; a distributed worker that failed or was stopped exits at once.
+
+    Its peers are gone or going, so Gloo's threads may still be waiting on them when the interpreter
+    finalizes, and libstdc++ then aborts the process over the terminal ("terminate called without an
+    active exception" and a fatal-error dump; about 1 in 25 stops on a loaded 2-core machine). The
+    run is already ended and the error recorded for the launcher: nothing is left to clean up.
+    """
+    if code != EXIT_OK and os.environ.get(WORKER_MARKER):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

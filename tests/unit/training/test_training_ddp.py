@@ -22,6 +22,7 @@ import mlflow  # noqa: E402
 import torch  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from training import distributed  # noqa: E402
+from training.__main__ import leave  # noqa: E402
 from training.distributed import World, parse_nproc, resolve_nproc  # noqa: E402
 from training.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRACKING, EXIT_TRAINING, UsageError  # noqa: E402
 from training.train import _EpochOrder  # noqa: E402
@@ -198,6 +199,13 @@ def test_bad_process_counts_fail_before_starting_workers(
     assert message in line
 
 
+def test_a_malformed_rank_in_the_environment_is_a_usage_error(cli: Cli) -> None:
+    done = cli.run("train", "--epochs", "1", RANK="first", WORLD_SIZE="2")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("python -m training: error: RANK, LOCAL_RANK and WORLD_SIZE must be integers")
+
+
 # --- pure parts -----------------------------------------------------------------------------------
 
 
@@ -253,3 +261,34 @@ def test_epoch_shards_cover_every_row_and_agree_on_the_permutation(ranks: int) -
         assert set().union(*shards) == set(range(rows))
         assert sum(len(shard) for shard in shards) - rows < ranks  # padding only fills the last step
     assert orders[0].indices(1).tolist() != orders[0].indices(2).tolist()  # reshuffled each epoch
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("worker", "code", "immediate"),
+    [
+        (True, EXIT_INTERRUPTED, True),  # stopped by the launcher: skip the teardown Gloo may abort in
+        (True, EXIT_DATA, True),
+        (True, 0, False),  # a worker that finished leaves normally (atexit hooks, MLflow's included)
+        (False, EXIT_INTERRUPTED, False),  # a plain run is no worker
+    ],
+)
+def test_leave_exits_a_failed_worker_at_once(
+    monkeypatch: pytest.MonkeyPatch, worker: bool, code: int, immediate: bool
+) -> None:
+    def fake_exit(status: int) -> None:
+        raise _Exited(status)
+
+    if worker:
+        monkeypatch.setenv(distributed.WORKER_MARKER, "run-1")
+    else:
+        monkeypatch.delenv(distributed.WORKER_MARKER, raising=False)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+
+    with pytest.raises(_Exited if immediate else SystemExit) as exited:
+        leave(code)
+
+    assert exited.value.args[0] == code if immediate else exited.value.code == code
