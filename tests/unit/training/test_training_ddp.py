@@ -44,6 +44,11 @@ def _ddp(cli: Cli, experiment: str, model: str, *extra: str) -> subprocess.Compl
     )
 
 
+def _without_progress(stderr: str) -> list[str]:
+    """Stderr's lines but rank 0's `epoch N/M ...` progress, which may race a stop or a failure."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith("epoch ")]
+
+
 def test_two_processes_train_one_run_logged_by_rank_zero(cli: Cli, client: MlflowClient) -> None:
     experiment, model = unique("ddp"), unique("ddp-model")
 
@@ -100,7 +105,7 @@ def test_divergence_is_reported_once_not_with_its_echoes(cli: Cli, client: Mlflo
     done = _ddp(cli, experiment, unique("ddp-model"), "--lr", "1e9")
 
     assert done.returncode == EXIT_TRAINING
-    [line] = [line for line in done.stderr.strip().splitlines() if not line.startswith("epoch ")]
+    [line] = _without_progress(done.stderr)
     assert re.match(PREFIX + r"error: rank \d: training diverged", line), line  # every rank sees it
     assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]
 
@@ -114,12 +119,27 @@ def test_sigterm_stops_every_worker_and_ends_the_run_failed(cli: Cli, client: Ml
     )
 
     assert code == EXIT_INTERRUPTED
-    assert err.strip().splitlines() == [PREFIX + "interrupted"]
+    assert _without_progress(err) == [PREFIX + "interrupted"]
     assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]
     # No worker outlives the launcher.
     deadline = time.monotonic() + 10
     while _worker_pids(experiment) and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert _worker_pids(experiment) == []
+
+
+def test_ctrl_c_in_a_terminal_stops_the_job_once(cli: Cli, client: MlflowClient) -> None:
+    experiment = unique("ddp-int")
+
+    # A terminal sends SIGINT to the whole foreground group: the launcher and every worker at once.
+    code, err = cli.interrupt_training(
+        ["--nproc-per-node", "2", "--device", "cpu", "--experiment", experiment, "--model-name", unique("ddp-int")],
+        lambda launcher: os.killpg(launcher.pid, signal.SIGINT),
+    )
+
+    assert code == EXIT_INTERRUPTED
+    assert _without_progress(err) == [PREFIX + "interrupted"]
+    assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]
     assert _worker_pids(experiment) == []
 
 
@@ -136,7 +156,7 @@ def test_a_worker_killed_by_a_signal_is_named_with_128_plus_n(cli: Cli) -> None:
     )
 
     assert code == 128 + signal.SIGKILL
-    assert err.strip().splitlines() == [PREFIX + "error: rank 1 was killed by signal 9 (SIGKILL)"]
+    assert _without_progress(err) == [PREFIX + "error: rank 1 was killed by signal 9 (SIGKILL)"]
 
 
 def _worker_pids(experiment: str) -> list[int]:

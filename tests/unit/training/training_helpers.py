@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -86,6 +87,9 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Its own process group, so act() can Ctrl-C the job as a terminal would (killpg); Ctrl-C
+            # restored in case this runs as a background job, which inherits SIGINT ignored.
+            preexec_fn=_own_group_with_ctrl_c,
         )
         try:
             assert process.stderr is not None
@@ -99,3 +103,8 @@ class Cli:
                 process.kill()
                 process.wait()
         return process.returncode, err
+
+
+def _own_group_with_ctrl_c() -> None:
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
