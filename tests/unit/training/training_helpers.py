@@ -100,7 +100,7 @@ class Cli:
             _, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)  # the workers too: they share its group
                 process.wait()
         return process.returncode, err
 
