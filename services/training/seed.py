@@ -10,8 +10,6 @@ from training.errors import UsageError
 from training.train import Device, TrainConfig
 
 SEED_EPOCHS = 6
-# Every rank would check, prepare and register: seeding is one short job in one process.
-ONE_PROCESS = "seed runs in one process; start it without torchrun"
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,8 @@ def seed(config: SeedConfig) -> str:
     from training.train import train
 
     if current_world().distributed:
-        raise UsageError(ONE_PROCESS)
+        # Every rank would check, prepare and register: seeding is one short job in one process.
+        raise UsageError("seed runs in one process; start it without torchrun")
     probe(config.tracking_uri)
     configure_client()
     if not config.force:
@@ -81,6 +80,5 @@ def seed(config: SeedConfig) -> str:
             tags={"seeded_by": "python -m training seed"},
         )
     )
-    if result is None:  # only a rank other than 0 gets none, and ranks were refused above
-        raise UsageError(ONE_PROCESS)
+    assert result is not None  # only ranks other than 0 get none, and those were refused above
     return f"seeded: {result.summary().removeprefix('trained: ')}"

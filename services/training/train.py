@@ -137,9 +137,7 @@ def train(config: TrainConfig) -> TrainResult | None:
     device = worker_device(world, resolve_device(config.device))
     data = load_prepared(config.data_dir)
     if not world.is_main:
-        seed_everything(config.seed, device)
-        with process_group(world, device):
-            _fit(_new_model(device), data, config, device, world)
+        _fit_new_model(data, config, device, world)
         return None
     probe(config.tracking_uri)
     configure_client()
@@ -156,10 +154,18 @@ def train(config: TrainConfig) -> TrainResult | None:
             return _train_in_run(config, data, device, world, run.info.run_id, experiment.experiment_id)
 
 
-def _new_model(device: torch.device) -> DigitsClassifier:
+def _fit_new_model(
+    data: Prepared, config: TrainConfig, device: torch.device, world: World
+) -> tuple[DigitsClassifier, list[EpochMetrics]]:
+    """A freshly seeded model, trained: what every rank of a distributed job runs together."""
     from training.model import DigitsClassifier, ModelSpec
 
-    return DigitsClassifier(ModelSpec()).to(device)
+    seed_everything(config.seed, device)
+    model = DigitsClassifier(ModelSpec()).to(device)
+    # Only training is collective; logging and registering are rank 0's alone.
+    with process_group(world, device):
+        history = _fit(model, data, config, device, world)
+    return model, history
 
 
 def _train_in_run(
@@ -194,12 +200,7 @@ def _train_in_run(
     )
     mlflow.log_dict(data.manifest, "data/manifest.json")
 
-    seed_everything(config.seed, device)
-    model = _new_model(device)
-    # Only training is collective; logging and registering below are rank 0's alone.
-    with process_group(world, device):
-        history = _fit(model, data, config, device, world)
-
+    model, history = _fit_new_model(data, config, device, world)
     model = model.to("cpu").eval()
     version = _log_and_register(model, data, config)
     moved, reason = _promote(config, version, history[-1].val_accuracy)

@@ -89,7 +89,8 @@ class Cli:
             text=True,
             # Its own process group, so act() can Ctrl-C the job as a terminal would (killpg); Ctrl-C
             # restored in case this runs as a background job, which inherits SIGINT ignored.
-            preexec_fn=_own_group_with_ctrl_c,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             assert process.stderr is not None
@@ -103,8 +104,3 @@ class Cli:
                 os.killpg(process.pid, signal.SIGKILL)  # the workers too: they share its group
                 process.wait()
         return process.returncode, err
-
-
-def _own_group_with_ctrl_c() -> None:
-    os.setsid()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
