@@ -1,4 +1,8 @@
-"""The checks behind `devtools doctor`: each says pass/fail, what it saw, and the fix."""
+"""The checks behind `devtools doctor`: each says pass/fail, what it saw, and the fix.
+
+The engine's facts come from devtools.engine.facts (each docker question asked once, shared with the
+GPU layers), the fix strings from devtools.engine.fixes.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import proc
-from devtools.commands.ps import parse_ps
-from devtools.compose import ComposeProject
-from devtools.errors import DevtoolsError
+from devtools import gpu
+from devtools.engine import facts, fixes
+from devtools.gpu import GpuReport, Status
+from devtools.stack.project import ComposeProject
 
-# Compose features the files rely on: `--wait-timeout` and healthcheck merging in overrides.
-MIN_COMPOSE = (2, 20)
 MIN_FREE_DISK_GIB = 10.0
 
 
@@ -26,70 +28,39 @@ class Check:
     fix: str = ""
 
 
-def _docker_output(*args: str) -> tuple[bool, str]:
-    try:
-        done = proc.run(["docker", *args], capture=True, check=False)
-    except DevtoolsError as exc:
-        return False, exc.message
-    text = (done.stdout if done.returncode == 0 else done.stderr).strip()
-    return done.returncode == 0, text.splitlines()[-1] if text else ""
+def check_cli(engine: facts.Engine) -> Check:
+    if not engine.cli:
+        return Check("docker CLI", False, "not found on PATH", fixes.INSTALL_DOCKER)
+    return Check("docker CLI", True, engine.client_version or "present")
 
 
-def check_cli() -> Check:
-    if not shutil.which("docker"):
-        return Check(
-            "docker CLI", False, "not found on PATH", "install Docker Engine: https://docs.docker.com/engine/install/"
-        )
-    ok, out = _docker_output("version", "--format", "{{.Client.Version}}")
-    return Check("docker CLI", True, out if ok else "present")
+def check_daemon(engine: facts.Engine) -> Check:
+    daemon = engine.daemon
+    if daemon is not None:
+        return Check("Docker daemon", True, f"{daemon.version} (API {daemon.api_version})")
+    said = engine.daemon_error
+    return Check("Docker daemon", False, said or "not reachable", fixes.daemon_fix(said) or fixes.START_DOCKER)
 
 
-def check_daemon() -> Check:
-    ok, out = _docker_output("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})")
-    if ok:
-        return Check("Docker daemon", True, out)
-    return Check(
-        "Docker daemon",
-        False,
-        out or "not reachable",
-        "start Docker (Docker Desktop, or 'sudo systemctl start docker')",
-    )
-
-
-def parse_compose_version(text: str) -> tuple[int, ...] | None:
-    core = text.strip().lstrip("v").split("-")[0].split("+")[0]
-    try:
-        return tuple(int(part) for part in core.split("."))
-    except ValueError:
-        return None
-
-
-def check_compose() -> Check:
-    ok, out = _docker_output("compose", "version", "--short")
-    version = parse_compose_version(out) if ok else None
-    if version is None:
-        fix = "install the Compose v2 plugin: https://docs.docker.com/compose/install/linux/"
+def check_compose(engine: facts.Engine) -> Check:
+    done = engine.compose_version
+    if done is None or done.returncode != 0:
         if shutil.which("docker-compose"):
-            return Check("Compose v2", False, "only Compose v1 ('docker-compose') found", fix)
-        return Check("Compose v2", False, "'docker compose' not available", fix)
-    if version < MIN_COMPOSE:
-        need = ".".join(map(str, MIN_COMPOSE))
-        return Check("Compose v2", False, f"{out} is older than {need}", f"upgrade Docker Compose to {need} or newer")
-    return Check("Compose v2", True, out)
+            return Check("Compose v2", False, "only Compose v1 ('docker-compose') found", fixes.INSTALL_COMPOSE)
+        return Check("Compose v2", False, "'docker compose' not available", fixes.INSTALL_COMPOSE)
+    if problem := fixes.compose_problem(done.stdout):
+        return Check("Compose v2", False, *problem)
+    return Check("Compose v2", True, done.stdout.strip())
 
 
-def check_disk() -> Check:
-    ok, root = _docker_output("info", "--format", "{{.DockerRootDir}}")
-    path = Path(root) if ok and Path(root).exists() else Path("/")
+def check_disk(engine: facts.Engine) -> Check:
+    root = str((engine.info_dict or {}).get("DockerRootDir") or "")
+    path = Path(root) if root and Path(root).exists() else Path("/")
     free_gib = shutil.disk_usage(path).free / 2**30
+    detail = f"{free_gib:.1f} GiB free on {path}"
     if free_gib < MIN_FREE_DISK_GIB:
-        return Check(
-            "free disk",
-            False,
-            f"{free_gib:.1f} GiB free on {path}",
-            "free space, e.g. 'docker system prune' (keeps volumes)",
-        )
-    return Check("free disk", True, f"{free_gib:.1f} GiB free on {path}")
+        return Check("free disk", False, detail, fixes.FREE_DISK)
+    return Check("free disk", True, detail)
 
 
 def _port_free(port: int) -> bool:
@@ -103,28 +74,12 @@ def _port_free(port: int) -> bool:
 
 
 def ports_held_by_stack(project: ComposeProject) -> set[int]:
-    done = project.run("ps", "--format", "json", capture=True, check=False)
-    if done.returncode != 0:
-        return set()
     return {
         int(publisher["PublishedPort"])
-        for row in parse_ps(done.stdout)
+        for row in project.containers(check=False)
         for publisher in row.get("Publishers") or []
         if publisher.get("PublishedPort")
     }
-
-
-def published_ports(project: ComposeProject) -> list[int]:
-    """The host ports the stack publishes, as Compose resolves them (.env and environment included)."""
-    config = project.config()
-    return sorted(
-        {
-            int(port["published"])
-            for service in config.services.values()
-            for port in service.get("ports", [])
-            if port.get("published")
-        }
-    )
 
 
 def check_ports(project: ComposeProject, ports: Iterable[int]) -> list[Check]:
@@ -150,12 +105,29 @@ def check_ports(project: ComposeProject, ports: Iterable[int]) -> list[Check]:
     return results
 
 
-def run_all(project_factory: Callable[[], ComposeProject]) -> list[Check]:
-    results = [check_cli(), check_daemon(), check_compose(), check_disk()]
-    if all(check.ok for check in results[:3]):
-        from devtools import gpu
+def gpu_checks(report: GpuReport) -> list[Check]:
+    """A GPU is optional: without any sign of NVIDIA here, one passing row says so; otherwise a passing
+    summary when usable, or one failing row per failing layer, plus warnings."""
+    if not report.nvidia_present:
+        return [Check("GPU (optional)", True, f"none ({report.layer('driver').evidence}); training runs on CPU")]
+    rows = []
+    if report.usable:
+        rows.append(Check("GPU", True, report.summary().removeprefix("GPU usable: ")))
+    for layer in report.layers:
+        if layer.status is Status.MISSING:
+            rows.append(Check(f"GPU {layer.title}", False, layer.evidence, layer.fix))
+        elif layer.status is Status.WARNING:
+            rows.append(Check(f"GPU {layer.title}", True, f"warning: {layer.evidence} (fix: {layer.fix})"))
+    return rows
 
+
+def run_all(project_factory: Callable[[], ComposeProject]) -> list[Check]:
+    """Engine checks first; the stack's ports (which need the checkout and Compose) and the GPU only
+    against a working engine."""
+    engine = facts.current()
+    results = [check_cli(engine), check_daemon(engine), check_compose(engine), check_disk(engine)]
+    if all(check.ok for check in results[:3]):
         project = project_factory()
-        results += check_ports(project, published_ports(project))
-        results += gpu.gpu_checks(gpu.detect(smoke=True))
+        results += check_ports(project, project.config().published_ports())
+        results += gpu_checks(gpu.detect(smoke=True))
     return results

@@ -31,7 +31,7 @@ from devtools.commands import (
     watch,
 )
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.gpu_stack import GpuMode
+from devtools.stack.gpu import ALL_GPUS, GpuMode
 
 
 def _debug() -> bool:
@@ -42,7 +42,7 @@ def _debug() -> bool:
 # options, and `devtools up --gpu` must not swallow the next word (a service name) as its value.
 OPTIONAL_VALUES: dict[str, tuple[str, Callable[[str], bool]]] = {
     "--gpu": (GpuMode.require.value, lambda value: value in {mode.value for mode in GpuMode}),
-    "--gpus": (train.ALL_GPUS, lambda value: value == train.ALL_GPUS or value.isdigit()),
+    "--gpus": (ALL_GPUS, lambda value: value == ALL_GPUS or value.isdigit()),
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from devtools.docker_errors import classify, missing_program
+from devtools.engine.stderr import classify, missing_program
 
 _verbose = False
 _STDERR_TAIL_LINES = 200

@@ -40,3 +40,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="no Docker engine reachable (pass --require-docker to make this an error)")
     for item in docker_items:
         item.add_marker(skip)
+
+
+# Under --require-docker (CI) a skip is a failure: a missing engine, Compose plugin, test dependency
+# (pyproject's [test] extra) or devcontainer CLI would otherwise pass the run with the behaviour untested.
+# Exempt: the GPU tier (marker `gpu`: CI has no NVIDIA GPU) and tests that only make sense without a
+# GPU (marker `needs_no_gpu`), which skip on a GPU machine.
+_SKIP_ALLOWED_MARKERS = ("gpu", "needs_no_gpu")
+
+
+def _skip_allowed(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in _SKIP_ALLOWED_MARKERS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.skipped and item.config.getoption("--require-docker") and not _skip_allowed(item):
+        if not hasattr(report, "wasxfail"):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            report.outcome = "failed"
+            report.longrepr = f"skipped under --require-docker, which allows no skip outside the GPU tier: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport:
+    # A module-level importorskip (a whole test directory) skips at collection, before any test exists.
+    report: pytest.CollectReport = yield
+    if report.skipped and collector.config.getoption("--require-docker"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --require-docker, which allows no skip outside the GPU tier: {reason}"
+    return report

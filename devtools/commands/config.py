@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from devtools.compose import ComposeProject
+from devtools.stack.project import ComposeProject
 
 
 def config(

@@ -2,12 +2,12 @@
 
 import typer
 
-from devtools.compose import ComposeProject
 from devtools.errors import ExitCode
+from devtools.stack.project import ComposeProject
 
 
 def doctor() -> None:
-    """Check the docker CLI, daemon, Compose v2, free disk and the stack's ports."""
+    """Check the docker CLI, daemon, Compose v2, free disk, the stack's ports and (optionally) a GPU."""
     from devtools import checks  # sockets and probes: not needed for --help
 
     results = checks.run_all(ComposeProject.dev)

@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from devtools.compose import ComposeProject
-from devtools.jobs import run_job
+from devtools.stack.jobs import run_job
+from devtools.stack.project import ComposeProject
 
 
 def pipeline(

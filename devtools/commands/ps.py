@@ -4,20 +4,7 @@ from typing import Any
 
 import typer
 
-from devtools.compose import ComposeProject
-
-
-def parse_ps(stdout: str) -> list[dict[str, Any]]:
-    """`docker compose ps --format json`: one object per line since Compose 2.21, a list before."""
-    import json
-
-    text = stdout.strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        rows: list[dict[str, Any]] = json.loads(text)
-        return rows
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+from devtools.stack.project import ComposeProject
 
 
 def _ports(row: dict[str, Any]) -> str:
@@ -43,8 +30,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def ps() -> None:
     """Show each service's state, health and published ports."""
-    done = ComposeProject.dev().run("ps", "--all", "--format", "json", capture=True)
-    rows = parse_ps(done.stdout)
+    rows = ComposeProject.dev().containers()
     if not rows:
         typer.echo("The stack is not running; start it with 'devtools up'.")
         return

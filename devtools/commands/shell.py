@@ -4,9 +4,9 @@ from typing import Annotated
 
 import typer
 
-from devtools.compose import ComposeProject
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.jobs import strip_separator, tty_flags
+from devtools.stack.jobs import strip_separator, tty_flags
+from devtools.stack.project import ComposeProject
 
 # bash where the image has it, sh otherwise.
 DEFAULT_SHELL = ("sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash -l || exec sh")

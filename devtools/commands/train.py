@@ -4,10 +4,9 @@ from typing import Annotated
 
 import typer
 
-from devtools.compose import ComposeProject
-from devtools.jobs import run_job, strip_separator
-
-ALL_GPUS = "all"
+from devtools.stack.gpu import ALL_GPUS, GpuMode, choose_gpu, require_running_gpus
+from devtools.stack.jobs import run_job, strip_separator
+from devtools.stack.project import ComposeProject
 
 
 def _gpu_count(value: str | None) -> str | None:
@@ -40,12 +39,13 @@ def train(
     job = ["python", "-m", "training", "train"]
     running = "training" in project.running_services()
     if gpus is not None:
-        from devtools.gpu_stack import GpuMode, require_running_gpus, with_gpu
-
         # torchrun's word for "one process per visible GPU" is "gpu".
         job += ["--nproc-per-node", "gpu" if gpus == ALL_GPUS else gpus, "--device", "cuda"]
         if running:
             require_running_gpus(project, "training", "--gpus")
         else:
-            project = with_gpu(project, GpuMode.require, "--gpus")
+            choice = choose_gpu(project, GpuMode.require, "--gpus")
+            if choice.note:
+                typer.echo(choice.note, err=True)
+            project = choice.project
     run_job(project, "training", [*job, *strip_separator(args)], running=running)

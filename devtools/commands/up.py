@@ -4,8 +4,9 @@ from typing import Annotated
 
 import typer
 
-from devtools.compose import ComposeProject
-from devtools.gpu_stack import GpuMode, with_gpu
+from devtools.errors import DevtoolsError, ExitCode
+from devtools.stack.gpu import GpuMode, choose_gpu
+from devtools.stack.project import ComposeProject
 
 
 def up(
@@ -36,16 +37,20 @@ def up(
     ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
-    from devtools import stack  # not needed for --help
+    from devtools.stack.start import start  # build state and hashing: not needed for --help
 
     if prod and (gpu is not None or watch):
         # The GPU override and the watch rules are dev-loop layers; a parity check runs the prod file as is.
-        from devtools.errors import DevtoolsError, ExitCode
-
         given = "--gpu" if gpu is not None else "--watch"
         raise DevtoolsError(f"--prod runs docker-compose.yml alone; it cannot be combined with {given}", ExitCode.USAGE)
-    project = ComposeProject.prod() if prod else with_gpu(ComposeProject.dev(), gpu)
-    urls = stack.start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
+    if prod:
+        project = ComposeProject.prod()
+    else:
+        choice = choose_gpu(ComposeProject.dev(), gpu)
+        if choice.note:
+            typer.echo(choice.note, err=True)
+        project = choice.project
+    urls = start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
     typer.echo(f"Stack '{project.name}' is up.")
     width = max((len(title) for title, _ in urls), default=0)
     for title, url in urls:

@@ -1,6 +1,6 @@
 """devtools watch: map file changes to restart / rebuild / exec / sync per service, against the running stack."""
 
-from devtools.compose import ComposeProject
+from devtools.stack.project import ComposeProject
 
 
 def watch() -> None:

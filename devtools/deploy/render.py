@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.compose import ComposeConfig, ComposeProject
 from devtools.deploy import ecs, validate
 from devtools.deploy.documents import Document, write
 from devtools.deploy.settings import PLACEHOLDER, Options, Settings, read_env_file, resolve
 from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.revision import Revision
+from devtools.stack.config import ComposeConfig
+from devtools.stack.project import ComposeProject
 
 DEFAULT_OUT = Path("build") / "ecs"
 
@@ -69,7 +70,7 @@ def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:
     # As in Compose, the shell environment wins over the env file; its values also reach `${...}`
     # interpolation in the Compose file (x-ecs included).
     extra = {key: value for key, value in file_env.items() if key not in os.environ}
-    project = ComposeProject(project.root, project.name, project.files, project.profiles, {**project.env, **extra})
+    project = project.with_env(**extra)
     tag = options.tag or git_revision(project.root)
     settings = resolve(options, {**file_env, **os.environ}, project=project.name, tag=tag)
     rendered = render(project.config(), settings)

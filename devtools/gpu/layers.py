@@ -6,12 +6,14 @@ what it saw and, when it fails, the one fix. Host layers only explain; the smoke
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from devtools.engine import facts, fixes
+from devtools.engine.facts import last_line
+from devtools.engine.fixes import dotted, parse_version
 from devtools.gpu.probes import GpuProbe
 
 # torch==2.13.0 from PyPI, which docker/training/install-torch installs for TORCH_VARIANT=cuda, depends
@@ -30,7 +32,6 @@ WSL_DRIVER = (
 CONFIGURE_TOOLKIT = "'sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker'"
 TOOLKIT_GUIDE = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"
 INSTALL_TOOLKIT = f"install the NVIDIA Container Toolkit ({TOOLKIT_GUIDE}), then {CONFIGURE_TOOLKIT}"
-INSTALL_COMPOSE = "install the Compose v2 plugin: https://docs.docker.com/compose/install/linux/"
 
 
 class Status(str, Enum):
@@ -58,12 +59,6 @@ class Gpu:
 
 
 # --- parsing -------------------------------------------------------------------------------------
-
-
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """Leading dotted numbers: 580.159.04 -> (580, 159, 4), v2.40.3-desktop.1 -> (2, 40, 3); else None."""
-    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", text)
-    return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
 def parse_gpu_csv(text: str) -> list[Gpu]:
@@ -100,27 +95,6 @@ def parse_gpu_list(nvidia_smi_l: str) -> list[str]:
     return re.findall(r"^GPU \d+: (.+?)(?: \(UUID: [^)]*\))?\s*$", nvidia_smi_l, re.MULTILINE)
 
 
-def parse_docker_info(text: str) -> dict[str, Any] | None:
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return None
-    return info if isinstance(info, dict) else None
-
-
-def last_line(*texts: str) -> str:
-    """The line that says what went wrong: the last one naming an error or failure, else the last one,
-    never docker's trailing "See 'docker --help'" / "Run 'docker run --help' ..." hints."""
-    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("See '", "Run '"))]
-    errors = [line for line in lines if "error" in line.lower() or "fail" in line.lower()]
-    return (errors or lines or [""])[-1]
-
-
-def _dotted(version: tuple[int, ...]) -> str:
-    return ".".join(map(str, version))
-
-
 def gpus_of(probe: GpuProbe) -> list[Gpu]:
     query = probe.nvidia_smi_query
     return parse_gpu_csv(query.stdout) if query is not None and query.returncode == 0 else []
@@ -132,13 +106,7 @@ def driver_cuda(probe: GpuProbe) -> tuple[int, int] | None:
 
 def remote_endpoint(probe: GpuProbe) -> str | None:
     """The engine's address when it runs on another machine: this machine's driver says nothing then."""
-    if not probe.engine_probed or "://" not in probe.docker_endpoint:
-        return None
-    scheme, rest = probe.docker_endpoint.split("://", 1)
-    host = rest.split("/")[0].rsplit(":", 1)[0].split("@")[-1]
-    if scheme in ("unix", "npipe") or host in ("localhost", "127.0.0.1", "[::1]"):
-        return None
-    return probe.docker_endpoint
+    return facts.remote_endpoint(probe.docker_endpoint) if probe.engine_probed else None
 
 
 def is_wsl(probe: GpuProbe) -> bool:
@@ -147,13 +115,7 @@ def is_wsl(probe: GpuProbe) -> bool:
 
 def engine_info(probe: GpuProbe) -> dict[str, Any] | None:
     """docker info as a dict, when the engine answered."""
-    done = probe.docker_info
-    if done is None or done.returncode != 0:
-        return None
-    info = parse_docker_info(done.stdout)
-    if info is None or info.get("ServerErrors"):
-        return None
-    return info
+    return facts.docker_info(probe.docker_info)
 
 
 def is_podman(info: dict[str, Any]) -> bool:
@@ -198,7 +160,7 @@ def driver_layer(probe: GpuProbe) -> Layer:
         cuda = driver_cuda(probe)
         names = ", ".join(f"{gpu.name} ({gpu.memory_mib} MiB)" if gpu.memory_mib else gpu.name for gpu in gpus)
         seen = [f"/dev/{node}" for node in probe.dev_nvidia if node == "nvidiactl" or node[6:].isdigit()]
-        evidence = f"{names}; driver {gpus[0].driver}" + (f", CUDA {_dotted(cuda)}" if cuda else "")
+        evidence = f"{names}; driver {gpus[0].driver}" + (f", CUDA {dotted(cuda)}" if cuda else "")
         return layer(Status.OK, evidence + (f"; {' '.join(seen)}" if seen else ""))
     install = WSL_DRIVER if is_wsl(probe) else INSTALL_DRIVER
     query = probe.nvidia_smi_query
@@ -254,18 +216,11 @@ def docker_layer(probe: GpuProbe) -> Layer:
         return layer(Status.NOT_APPLICABLE, "not checked (host checks only)")
     done = probe.docker_info
     if done is None:
-        return layer(
-            Status.MISSING, "docker CLI not found", "install Docker Engine: https://docs.docker.com/engine/install/"
-        )
+        return layer(Status.MISSING, "docker CLI not found", fixes.INSTALL_DOCKER)
     info = engine_info(probe)
     if info is None:
         said = last_line(done.stderr) or last_line(done.stdout)
-        if "permission denied" in said:
-            fix = "add yourself to the 'docker' group (sudo usermod -aG docker $USER, then log in again)"
-        elif "Cannot connect" in said or "Is the docker daemon running" in said:
-            fix = "start Docker (Docker Desktop, or 'sudo systemctl start docker')"
-        else:
-            fix = "make 'docker info' work, then rerun 'devtools gpu'"
+        fix = fixes.daemon_fix(said) or "make 'docker info' work, then rerun 'devtools gpu'"
         return layer(Status.MISSING, f"docker info failed: {said or f'exit code {done.returncode}'}", fix)
     if is_podman(info):
         version = info.get("version", {}).get("Version", "?") if isinstance(info.get("version"), dict) else "?"
@@ -366,6 +321,8 @@ def compose_layer(probe: GpuProbe) -> Layer:
     """Any Compose v2 takes the override's syntax: `deploy.resources.reservations.devices` with `driver`,
     `count: all` and `capabilities` has worked since Compose 1.28. Only an omitted `count` (read as 0
     before 2.30) and the `gpus:` shorthand (2.30; `gpus: all` 2.33) depend on the version; neither is used.
+    The version rule is the stack's own (fixes.MIN_COMPOSE), the one `doctor` applies: an older Compose
+    takes the GPU syntax but cannot start the stack it belongs to.
     """
 
     def layer(status: Status, evidence: str, fix: str = "") -> Layer:
@@ -376,11 +333,10 @@ def compose_layer(probe: GpuProbe) -> Layer:
     done = probe.compose_version
     if done is None or done.returncode != 0:
         said = last_line(done.stderr, done.stdout) if done else "docker CLI not found"
-        return layer(Status.MISSING, f"'docker compose' is not available: {said}", INSTALL_COMPOSE)
+        return layer(Status.MISSING, f"'docker compose' is not available: {said}", fixes.INSTALL_COMPOSE)
     text = done.stdout.strip()
-    version = parse_version(text)
-    if version is None or version < (2,):
-        return layer(Status.MISSING, f"Compose {text or '?'} is not Compose v2", INSTALL_COMPOSE)
+    if problem := fixes.compose_problem(text):
+        return layer(Status.MISSING, *problem)
     return layer(
         Status.OK,
         f"Compose {text}: deploy.resources.reservations.devices (driver: nvidia, count: all) works on every v2",
@@ -400,7 +356,7 @@ def cuda_layer(probe: GpuProbe) -> Layer:
     if driver is None:
         return layer(Status.NOT_APPLICABLE, "no driver to compare")
     cuda = driver_cuda(probe)
-    has = f"driver {gpus[0].driver}" + (f" (CUDA {_dotted(cuda)})" if cuda else "")
+    has = f"driver {gpus[0].driver}" + (f" (CUDA {dotted(cuda)})" if cuda else "")
     min_driver = MIN_DRIVER_FOR_CUDA_MAJOR[need_major]
     if driver[0] < min_driver:
         return layer(
@@ -417,7 +373,7 @@ def cuda_layer(probe: GpuProbe) -> Layer:
     ]
     if too_old:
         listed = ", ".join(f"{gpu.name} (compute capability {gpu.compute_capability})" for gpu in too_old)
-        floor = _dotted(min_capability or ())
+        floor = dotted(min_capability or ())
         fix = f"use a GPU of compute capability {floor} or newer (Turing and later), or train on CPU"
         if len(too_old) == len(gpus):
             return layer(Status.MISSING, f"{listed}: CUDA {need_major} builds need compute capability {floor}+", fix)
@@ -431,7 +387,7 @@ def cuda_layer(probe: GpuProbe) -> Layer:
     return layer(Status.OK, f"{has} runs the training image's {need} (needs driver {min_driver}+)")
 
 
-def smoke_layer(probe: GpuProbe, *, requested: bool, blocked_by: Layer | None) -> Layer:
+def smoke_layer(probe: GpuProbe, *, blocked_by: Layer | None) -> Layer:
     def layer(status: Status, evidence: str, fix: str = "") -> Layer:
         return Layer("smoke", "smoke test", status, evidence, fix)
 

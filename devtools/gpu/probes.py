@@ -1,7 +1,7 @@
 """Collects the raw facts GPU detection decides on: command outputs, files and device nodes, unparsed.
 
 This is the only impure part of devtools.gpu: every process goes through devtools.proc, every read
-is relative to `root`, so a test can replay a recorded machine. The decisions live in layers.py.
+is relative to HOST_ROOT, so a test can replay a recorded machine. The decisions live in layers.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devtools import proc
-from devtools.errors import DevtoolsError
+from devtools.engine import facts
 
 HOST_ROOT = Path("/")
 GPU_QUERY_FIELDS = ("name", "driver_version", "memory.total", "compute_cap")
@@ -67,9 +67,9 @@ def kernel_release() -> str:
     return platform.release()
 
 
-def collect(*, engine: bool = True, root: Path | None = None) -> GpuProbe:
+def collect(*, engine: bool = True) -> GpuProbe:
     """Everything but the smoke test. engine=False asks Docker nothing (a machine without Docker)."""
-    root = root or HOST_ROOT
+    root = HOST_ROOT
     query, header = _nvidia_smi(root)
     probe = GpuProbe(
         system=system(),
@@ -85,18 +85,16 @@ def collect(*, engine: bool = True, root: Path | None = None) -> GpuProbe:
     )
     if not engine:
         return probe
-    if not shutil.which("docker"):
+    # The engine's facts are asked once per run and shared with doctor and error mapping.
+    docker = facts.current()
+    if not docker.cli:
         return replace(probe, engine_probed=True)
-    endpoint = os.environ.get("DOCKER_HOST", "")
-    if not endpoint:
-        context = _run(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
-        endpoint = context.stdout.strip() if context and context.returncode == 0 else ""
     return replace(
         probe,
         engine_probed=True,
-        docker_endpoint=endpoint,
-        docker_info=_run(["docker", "info", "--format", "{{json .}}"]),
-        compose_version=_run(["docker", "compose", "version", "--short"]),
+        docker_endpoint=docker.endpoint,
+        docker_info=docker.info,
+        compose_version=docker.compose_version,
     )
 
 
@@ -116,9 +114,11 @@ def run_smoke(probe: GpuProbe, candidates: Sequence[str] | None = None) -> GpuPr
     tried: list[str] = []
     for image in candidates or smoke_image_candidates():
         tried.append(image)
-        found = _run(["docker", "image", "inspect", "--format", "{{.Id}}", image])
+        found = facts.ask(["docker", "image", "inspect", "--format", "{{.Id}}", image])
         if found is not None and found.returncode == 0:
-            return replace(probe, smoke_images_tried=tuple(tried), smoke_image=image, smoke=_run(smoke_argv(image)))
+            return replace(
+                probe, smoke_images_tried=tuple(tried), smoke_image=image, smoke=facts.ask(smoke_argv(image))
+            )
     return replace(probe, smoke_images_tried=tuple(tried))
 
 
@@ -128,19 +128,12 @@ def _nvidia_smi(root: Path) -> tuple[proc.Completed | None, proc.Completed | Non
     program = "nvidia-smi" if shutil.which("nvidia-smi") else str(wsl) if wsl.is_file() else None
     if program is None:
         return None, None
-    query = _run([program, f"--query-gpu={','.join(GPU_QUERY_FIELDS)}", "--format=csv,noheader"])
+    query = facts.ask([program, f"--query-gpu={','.join(GPU_QUERY_FIELDS)}", "--format=csv,noheader"])
     if query is not None and query.returncode != 0 and "compute_cap" in query.stdout + query.stderr:
-        query = _run([program, f"--query-gpu={','.join(GPU_QUERY_FIELDS_OLD_DRIVER)}", "--format=csv,noheader"])
+        query = facts.ask([program, f"--query-gpu={','.join(GPU_QUERY_FIELDS_OLD_DRIVER)}", "--format=csv,noheader"])
     if query is None or query.returncode != 0:
         return query, None
-    return query, _run([program])
-
-
-def _run(argv: list[str]) -> proc.Completed | None:
-    try:
-        return proc.run(argv, capture=True, check=False)
-    except (DevtoolsError, OSError):  # not found, or not executable
-        return None
+    return query, facts.ask([program])
 
 
 def _read(path: Path) -> str | None:

@@ -58,11 +58,11 @@ class GpuReport:
         return json.dumps(self.to_dict(), indent=2)
 
 
-def assess(probe: GpuProbe, *, smoke_requested: bool) -> GpuReport:
-    """Decide every layer from the probe (pure). smoke_requested=False: the smoke test was not asked for."""
+def assess(probe: GpuProbe) -> GpuReport:
+    """Decide every layer from the probe (pure); the smoke layer from probe.smoke, when it ran."""
     before_smoke = assess_before_smoke(probe)
     blocker = next((layer for layer in before_smoke if layer.status is Status.MISSING), None)
-    smoke = layers.smoke_layer(probe, requested=smoke_requested, blocked_by=blocker)
+    smoke = layers.smoke_layer(probe, blocked_by=blocker)
     cuda = layers.driver_cuda(probe)
     return GpuReport(
         layers=[*before_smoke, smoke],

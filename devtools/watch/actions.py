@@ -1,4 +1,4 @@
-"""Carrying out planned actions through docker compose (and the docker SDK for logs and processes)."""
+"""Carrying out planned actions through docker compose (and devtools.engine.api for logs, processes, signals)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.compose import ComposeProject
+from devtools.engine.api import EngineApi
 from devtools.errors import DevtoolsError
+from devtools.stack.project import ComposeProject
 from devtools.watch.planner import Planned
 from devtools.watch.rules import Action, ServiceWatch
 
@@ -29,25 +30,16 @@ class Executor:
         self,
         project: ComposeProject,
         watches: dict[str, ServiceWatch],
-        client: Any = None,
+        engine: EngineApi | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.project = project
         self.watches = watches
-        self._client = client
+        self.engine = engine or EngineApi()
         self.clock = clock
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import docker  # the SDK: container logs and processes without parsing CLI output
-
-            self._client = docker.from_env()  # type: ignore[attr-defined]  # the SDK ships no stubs
-        return self._client
-
     def container(self, service: str) -> Any | None:
-        labels = [f"com.docker.compose.project={self.project.name}", f"com.docker.compose.service={service}"]
-        found = self.client.containers.list(filters={"label": labels})
+        found = self.engine.containers(self.project.name, service)
         return found[0] if found else None
 
     def busy_with(self, service: str) -> str | None:
@@ -56,8 +48,7 @@ class Executor:
         container = self.container(service) if markers else None
         if container is None:
             return None
-        for process in container.top(ps_args="-eo pid,args").get("Processes") or []:
-            command = str(process[-1])
+        for command in self.engine.processes(container):
             for marker in markers:
                 if marker in command:
                     return command
@@ -101,12 +92,11 @@ class Executor:
         if container is None:
             return Outcome(False, "not running")
         since = time.time()
-        container.kill(signal=signal)
+        self.engine.signal(container, signal)
         deadline = self.clock() + timeout_s
         # The reloader logs one line per reload: poll the log written since the signal.
         while self.clock() < deadline:
-            text = container.logs(since=since, stdout=True, stderr=True).decode(errors="replace")
-            for line in text.splitlines():
+            for line in self.engine.logs_since(container, since).splitlines():
                 if RELOAD_READY in line:
                     return Outcome(True, line.strip(), self.clock() - edited_at)
                 if RELOAD_FAILED in line:

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.compose import ComposeConfig, ComposeProject
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.stack.config import ComposeConfig
+from devtools.stack.project import ComposeProject
 from devtools.watch.actions import Executor
 from devtools.watch.planner import Debouncer, Planner
 from devtools.watch.rules import ServiceWatch, load_watch
@@ -32,12 +33,10 @@ def watched_roots(root: Path, watches: dict[str, ServiceWatch]) -> list[tuple[Pa
 
 def _states(executor: Executor, services: list[str]) -> dict[str, tuple[str, str]]:
     states = {}
-    labels = [f"com.docker.compose.project={executor.project.name}"]
-    for container in executor.client.containers.list(all=True, filters={"label": labels}):
+    for container in executor.engine.containers(executor.project.name, include_stopped=True):
         service = container.labels.get("com.docker.compose.service")
         if service in services:
-            health = (container.attrs.get("State", {}).get("Health") or {}).get("Status", "-")
-            states[service] = (container.status, health)
+            states[service] = executor.engine.state(container)
     return states
 
 

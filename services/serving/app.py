@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import metrics
 from serving.batching import MicroBatcher
@@ -18,8 +19,8 @@ from serving.request_schema import PredictRequest, describe_signature, to_model_
 from serving.settings import Settings
 from serving.slot import LoadedModel, ModelSlot
 
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 
 class _Metrics:
@@ -28,14 +29,14 @@ class _Metrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         status = {"code": 500}
 
-        async def send_and_record(message: Any) -> None:
+        async def send_and_record(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)
@@ -155,7 +156,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
     return app
 
 
-def _tensor_rows(body: bytes, content_type: str, model: LoadedModel) -> Any | None:
+def _tensor_rows(body: bytes, content_type: str, model: LoadedModel) -> NDArray[Any] | None:
     """The fast path: `{"inputs"|"instances": [[numbers...], ...]}` for a single 2-D tensor signature,
     as a numpy array of the signature's dtype; None for anything else, which MLflow's own parser
     handles (and explains, when it is malformed)."""
@@ -194,9 +195,12 @@ def _score(model: LoadedModel, body: bytes, content_type: str) -> Response:
 
     headers = {"X-Model-Version": model.version}
     try:
-        result = scoring_server.invocations(body, content_type, model.pyfunc, model.pyfunc.metadata.get_input_schema())
+        # Untyped in mlflow 3.17 (py.typed, but no annotations): scoring_server.invocations, get_http_status_code.
+        result = scoring_server.invocations(  # type: ignore[no-untyped-call]
+            body, content_type, model.pyfunc, model.pyfunc.metadata.get_input_schema()
+        )
     except MlflowException as error:
-        status = error.get_http_status_code()
+        status: int = error.get_http_status_code()  # type: ignore[no-untyped-call]
         # A malformed body is the client's fault whatever MLflow's code says: never answer 5xx for it.
         status = status if 400 <= status < 500 else 400
         return JSONResponse({"error_code": error.error_code, "message": error.message}, status, headers=headers)

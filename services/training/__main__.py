@@ -1,8 +1,7 @@
 """`python -m training {pipeline,train,seed}`: the training service's command line.
 
-Exit codes: 0 ok, 1 training failed, 2 bad usage or device, 3 data problem,
-4 MLflow unreachable or failing, 130 interrupted. Errors are one line on stderr;
-DEVTOOLS_DEBUG=1 adds the traceback. torch, transformers and mlflow are imported by the
+Errors are one line on stderr, DEVTOOLS_DEBUG=1 adds the traceback; the exit codes are
+training.errors.EXIT_CODES (shown by --help). torch, transformers and mlflow are imported by the
 commands, not here, so `--help` is fast.
 """
 
@@ -21,6 +20,23 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from training.config import (
+    DATA_DIR_ENV,
+    DEFAULT_ALIAS,
+    DEFAULT_DATA_DIR,
+    DEFAULT_DEVICE,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_TRACKING_URI,
+    DEVICES,
+    PROMOTE_CHOICES,
+    SEED_EPOCHS,
+    TRACKING_URI_ENV,
+    SeedConfig,
+    TrainConfig,
+    default_data_dir,
+    default_tracking_uri,
+)
 from training.distributed import (
     ALL_GPUS,
     WORKER_MARKER,
@@ -39,19 +55,11 @@ from training.errors import (
     EXIT_USAGE,
     TrainingError,
     UsageError,
+    exit_code_table,
     one_line,
 )
-from training.settings import default_data_dir, default_tracking_uri
 
 PROG = "python -m training"
-EXIT_CODES = """exit codes:
-  0    success (including "already seeded" and a skipped pipeline)
-  1    training failed (diverged, or an unexpected error)
-  2    bad usage, or --device cuda without a usable GPU
-  3    prepared data missing, corrupt or unwritable
-  4    MLflow tracking server unreachable or failing
-  130  interrupted (Ctrl-C, SIGTERM); a started run is marked FAILED
-"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +119,7 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         default=default_data_dir(),
-        help="prepared data directory (default: $TRAINING_DATA_DIR or /data; now %(default)s)",
+        help=f"prepared data directory (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}; now %(default)s)",
     )
 
 
@@ -119,33 +127,33 @@ def _add_tracking(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=default_tracking_uri(),
-        help="MLflow tracking server (default: $MLFLOW_TRACKING_URI or http://mlflow:5000; now %(default)s)",
-    )
-    parser.add_argument("--experiment", type=_name, default="demo", help="MLflow experiment (default: %(default)s)")
-    parser.add_argument(
-        "--model-name", type=_name, default="digits-classifier", help="registered model name (default: %(default)s)"
+        help=f"MLflow tracking server (default: ${TRACKING_URI_ENV} or {DEFAULT_TRACKING_URI}; now %(default)s)",
     )
     parser.add_argument(
-        "--alias", type=_alias, default="champion", help="registered model alias (default: %(default)s)"
+        "--experiment", type=_name, default=DEFAULT_EXPERIMENT, help="MLflow experiment (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--model-name", type=_name, default=DEFAULT_MODEL_NAME, help="registered model name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--alias", type=_alias, default=DEFAULT_ALIAS, help="registered model alias (default: %(default)s)"
     )
     parser.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
+        choices=DEVICES,
+        default=DEFAULT_DEVICE,
         help="auto = CUDA when available, else CPU; cuda fails (exit 2) without a GPU (default: %(default)s)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.seed import SEED_EPOCHS
-    from training.train import TrainConfig
-
     defaults = TrainConfig(data_dir=Path(), tracking_uri="")
+    exit_codes = exit_code_table()
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=PROG,
         description="Prepare data, train the digits classifier and record it in MLflow.",
-        epilog=EXIT_CODES,
+        epilog=exit_codes,
         formatter_class=formatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{pipeline,train,seed}")
@@ -157,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Write train.npz, validation.npz and manifest.json from scikit-learn's bundled digits.\n"
             "Skipped when the input and pipeline version are unchanged and the outputs match their hashes."
         ),
-        epilog=EXIT_CODES,
+        epilog=exit_codes,
         formatter_class=formatter,
     )
     _add_data_dir(pipeline)
@@ -171,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Train on the prepared data (run `pipeline` first), log params, metrics and the model to MLflow,\n"
             "register a new model version and move the alias per --promote."
         ),
-        epilog=EXIT_CODES,
+        epilog=exit_codes,
         formatter_class=formatter,
     )
     train.add_argument("--epochs", type=_positive_int, default=defaults.epochs, help="(default: %(default)s)")
@@ -182,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_seed_value, default=defaults.seed, help="(default: %(default)s)")
     train.add_argument(
         "--promote",
-        choices=("auto", "always", "never"),
+        choices=PROMOTE_CHOICES,
         default=defaults.promote,
         help="auto: move the alias only when val_accuracy beats its holder's, or nobody holds it "
         "(default: %(default)s)",
@@ -208,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Prepare the data and run a short training with --promote always, unless the experiment already\n"
             "has a finished run and the model has the alias: then print 'already seeded' and change nothing."
         ),
-        epilog=EXIT_CODES,
+        epilog=exit_codes,
         formatter_class=formatter,
     )
     seed.add_argument("--force", action="store_true", help="seed again: a new run, version and alias move")
@@ -219,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Each command imports its module when it runs: they import numpy, torch or mlflow, which --help must not.
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from training.data import run_pipeline
 
@@ -227,7 +238,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.train import TrainConfig, train
+    from training.train import train
 
     if args.nproc_per_node is not None and not inside_launched_worker():
         processes = resolve_nproc(args.nproc_per_node, args.device)
@@ -257,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from training.seed import SeedConfig, seed
+    from training.seed import seed
 
     print(
         seed(

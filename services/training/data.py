@@ -22,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from training.config import NUM_CLASSES, NUM_FEATURES, PIXEL_MAX
 from training.errors import DataError, one_line
 
 # Bump when the transformation or split changes: prepared data from another version is redone.
@@ -31,8 +32,6 @@ VALIDATION_FRACTION = 0.2
 SPLITS = ("train", "validation")
 MANIFEST = "manifest.json"
 REBUILD = "run `python -m training pipeline` to rebuild it"
-NUM_FEATURES = 64
-NUM_CLASSES = 10
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.int64
 
@@ -134,7 +133,7 @@ def run_pipeline(data_dir: Path, *, force: bool = False) -> PipelineResult:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": source,
             "split": {"seed": SPLIT_SEED, "validation_fraction": VALIDATION_FRACTION, "stratified": True},
-            "features": {"shape": [NUM_FEATURES], "dtype": np.dtype(FEATURE_DTYPE).name, "range": [0, 16]},
+            "features": {"shape": [NUM_FEATURES], "dtype": np.dtype(FEATURE_DTYPE).name, "range": [0, PIXEL_MAX]},
             "labels": {"shape": [], "dtype": np.dtype(LABEL_DTYPE).name, "num_classes": NUM_CLASSES},
             "splits": splits,
         }

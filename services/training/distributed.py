@@ -8,6 +8,9 @@ and finds its rank in the environment the launcher sets (RANK, LOCAL_RANK, WORLD
 
 Rank 0 alone talks to MLflow (run, params, metrics, model, alias); the other ranks only train.
 Collectives use NCCL on CUDA and Gloo on CPU, so the whole path is testable without a GPU.
+
+The CLI parser imports this module for --nproc-per-node, so torch is imported inside the functions
+that need it: `python -m training --help` must not import it.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import signal
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from training.config import Device
 from training.errors import EXIT_INTERRUPTED, EXIT_TRAINING, UsageError, WorkerFailed
 
 if TYPE_CHECKING:
@@ -86,14 +91,36 @@ def parse_nproc(text: str) -> int | str:
     return value
 
 
-def resolve_nproc(requested: int | str, device: str) -> int:
+def resolve_device(requested: Device) -> torch.device:
+    """The device --device asks for; fails (exit 2) when it is cuda and CUDA is not available."""
+    import torch
+
+    if requested == "cpu":
+        return torch.device("cpu")
+    # cuBLAS is deterministic only with a fixed workspace, read when CUDA starts.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    with warnings.catch_warnings():
+        # A broken driver makes is_available() warn and return False; the answer is what matters.
+        warnings.simplefilter("ignore")
+        available = torch.cuda.is_available()
+    if available:
+        return torch.device("cuda")
+    if requested == "cuda":
+        why = (
+            f"this torch build ({torch.__version__}) has no CUDA support"
+            if torch.version.cuda is None
+            else f"no GPU is visible to torch {torch.__version__} (CUDA {torch.version.cuda})"
+        )
+        raise UsageError(f"--device cuda: CUDA is not available, {why}; use --device cpu or auto")
+    return torch.device("cpu")
+
+
+def resolve_nproc(requested: int | str, device: Device) -> int:
     """How many workers to start; fails (exit 2) when they cannot each have a GPU they need."""
     if requested != ALL_GPUS and (device == "cpu" or int(requested) == 1):
         return int(requested)
     gpus = visible_gpus()
     if device == "cuda" and gpus == 0:
-        from training.train import resolve_device
-
         resolve_device("cuda")  # raises, explaining why CUDA is unavailable
     if requested == ALL_GPUS:
         if gpus == 0:

@@ -1,21 +1,17 @@
-"""A tiny Vision Transformer for the 8x8 digits, built from a config (no pretrained weights, no hub)."""
+"""A tiny Vision Transformer for the 8x8 digits, built from a config (no pretrained weights, no hub).
+
+The hub is off (HF_HUB_OFFLINE, set in training/__init__.py before transformers is imported).
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-
-# The model is built from a config: nothing may come from the Hugging Face Hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 from torch import nn
 from transformers import ViTConfig, ViTForImageClassification
 
-IMAGE_SIZE = 8
-NUM_FEATURES = IMAGE_SIZE * IMAGE_SIZE
-NUM_CLASSES = 10
-PIXEL_MAX = 16.0
+from training.config import IMAGE_SIZE, NUM_CLASSES, PIXEL_MAX
 
 
 @dataclass(frozen=True)

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
+from training.config import SeedConfig, TrainConfig
+from training.data import run_pipeline
+from training.distributed import current_world
 from training.errors import UsageError
-from training.train import Device, TrainConfig
-
-SEED_EPOCHS = 6
-
-
-@dataclass(frozen=True)
-class SeedConfig:
-    data_dir: Path
-    tracking_uri: str
-    experiment: str = "demo"
-    model_name: str = "digits-classifier"
-    alias: str = "champion"
-    epochs: int = SEED_EPOCHS
-    device: Device = "auto"
-    force: bool = False
+from training.tracking import alias_holder, configure_client, mlflow_errors, probe
+from training.train import train
 
 
 def seeded_state(config: SeedConfig) -> str | None:
     """What shows the stack is seeded (a finished run and the alias), or None when something is missing."""
+    # mlflow takes seconds to import: only once seed() has probed the server, so that an unreachable
+    # one fails in seconds.
     from mlflow import MlflowClient
-
-    from training.tracking import alias_holder
 
     client = MlflowClient(config.tracking_uri)
     experiment = client.get_experiment_by_name(config.experiment)
@@ -48,11 +36,6 @@ def seeded_state(config: SeedConfig) -> str | None:
 
 def seed(config: SeedConfig) -> str:
     """Seed unless already seeded (or forced); returns the one-line outcome."""
-    from training.data import run_pipeline
-    from training.distributed import current_world
-    from training.tracking import configure_client, mlflow_errors, probe
-    from training.train import train
-
     if current_world().distributed:
         # Every rank would check, prepare and register: seeding is one short job in one process.
         raise UsageError("seed runs in one process; start it without torchrun")

@@ -1,6 +1,7 @@
 """MLflow helpers: a fast reachability probe, error mapping and alias lookup.
 
-mlflow is imported inside functions so that `python -m training --help` stays fast.
+mlflow is imported inside the functions that use it: train and seed probe the server before mlflow
+is imported (seconds), so an unreachable one fails fast, and `probe` needs no mlflow installed.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from devtools.project import BASE_FILE, DEFAULT_PROJECT_NAME, DEV_FILE, GPU_FILE
+from devtools.engine.facts import Engine
+from devtools.stack.project import BASE_FILE, DEFAULT_PROJECT_NAME, DEV_FILE, GPU_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "mlstack-devc"
@@ -36,6 +37,7 @@ PREFERRED_UID = 1234  # not 1000, the UID the dev images are built with: the CLI
 CLI_PACKAGE = REPO / ".devtools/node/lib/node_modules/@devcontainers/cli"
 WORKSPACE_FILES = (BASE_FILE, DEV_FILE, ".devcontainer/compose.workspace.yml")
 UP_TIMEOUT_S = 900
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"  # the docker CLI's, with no DOCKER_HOST and no context
 
 
 def _free_port() -> int:
@@ -45,18 +47,24 @@ def _free_port() -> int:
         return port
 
 
-def _socket_path() -> Path:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not host.startswith("unix://"):
-        pytest.skip(f"DOCKER_HOST={host}: the devcontainer test needs a local engine socket")
-    return Path(host.removeprefix("unix://"))
+def _engine_socket() -> Path:
+    """The engine's socket: DOCKER_HOST's, else the docker context's (rootless, Docker Desktop), else the default.
+
+    The CLI user joins the socket's group and the docker-socket variant mounts the socket, so an engine
+    behind tcp:// or ssh:// cannot run this module: a skip on a laptop, a failure under --require-docker
+    (tests/conftest.py turns every skip there into one).
+    """
+    endpoint = Engine().endpoint or DEFAULT_ENDPOINT
+    if not endpoint.startswith("unix://"):
+        pytest.skip(f"the Docker engine is at {endpoint}: the devcontainer tests need a local engine's unix:// socket")
+    return Path(endpoint.removeprefix("unix://"))
 
 
-def _host_user() -> pwd.struct_passwd:
+def _host_user(engine_socket: Path) -> pwd.struct_passwd:
     """The non-root user the CLI runs as: this one, or (as root) `devc`, created if missing."""
     if os.getuid() != 0:
         return pwd.getpwuid(os.getuid())
-    socket_gid = str(_socket_path().stat().st_gid)
+    socket_gid = str(engine_socket.stat().st_gid)
     try:
         user = pwd.getpwnam(USER)
     except KeyError:
@@ -207,7 +215,8 @@ def run(request: pytest.FixtureRequest) -> Iterator[DevcontainerRun]:
         if request.config.getoption("--require-docker"):
             pytest.fail(message)
         pytest.skip(message)
-    user = _host_user()
+    engine_socket = _engine_socket()  # before anything is created: a skip here leaves nothing behind
+    user = _host_user(engine_socket)
     # Not under pytest's tmp dir: that is private to root, and the CLI runs as the host user.
     root = Path(tempfile.mkdtemp(prefix="mlstack-devc-"))
     workspace, cli, cli_tmp = root / "checkout", root / "devcontainers-cli", root / "tmp"
@@ -227,8 +236,9 @@ def run(request: pytest.FixtureRequest) -> Iterator[DevcontainerRun]:
         "MLFLOW_PORT": str(_free_port()),
         "SERVING_PORT": str(_free_port()),
         "COMPOSE_BAKE": "false",
-        "DOCKER_GID": str(_socket_path().stat().st_gid),  # for the docker-socket variant only
-        **({"DOCKER_HOST": os.environ["DOCKER_HOST"]} if "DOCKER_HOST" in os.environ else {}),
+        "DOCKER_GID": str(engine_socket.stat().st_gid),  # for the docker-socket variant only
+        # Explicit: the host user has its own HOME, so not the docker context this engine came from.
+        "DOCKER_HOST": f"unix://{engine_socket}",
     }
     devc = DevcontainerRun(user, workspace, cli / "devcontainer.js", env)
     devc.command(["git", "init", "--quiet"])

@@ -137,9 +137,13 @@ class LoadClient:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                status, body, _ = post(self.url, {"inputs": ROWS}, timeout=10)
+                status, body, headers = post(self.url, {"inputs": ROWS}, timeout=10)
                 version = body.get("model_version") if isinstance(body, dict) else None
-                outcome = (time.monotonic(), status, version, None if status == 200 else str(body)[:200])
+                problem = None if status == 200 else str(body)[:200]
+                if status == 200 and headers["X-Model-Version"] != version:
+                    # Header and body come from the one model reference a request takes: never two versions.
+                    problem = f"X-Model-Version {headers['X-Model-Version']!r} but model_version {version!r}"
+                outcome = (time.monotonic(), status, version, problem)
             except Exception as error:  # connection errors count as failed requests
                 outcome = (time.monotonic(), 0, None, repr(error))
             with self._lock:
@@ -157,7 +161,7 @@ class LoadClient:
             worker.join(timeout=15)
 
     def failures(self) -> list[tuple[float, int, str | None, str | None]]:
-        return [result for result in self.results if result[1] != 200]
+        return [result for result in self.results if result[1] != 200 or result[3] is not None]
 
 
 def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
@@ -166,12 +170,21 @@ def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
     swap_delays = []
     with LoadClient(serving) as load:
         for _ in range(2):
+            before = alias_version(serving)
+            assert served_version(serving) == before  # the fixture's (or the previous round's) swap is done
             serving.devtools("train", "--", "--epochs", "1", "--promote", "always", timeout=600)
             moved_at, new = time.monotonic(), alias_version(serving)
+            # --promote always moves the alias to the version training just registered: a different one.
+            assert new != before, f"the alias stayed on version {before} after `train --promote always`"
             versions_seen.append(new)
             wait_for(lambda new=new: any(v == new for _, _, v, _ in load.results[-8:]), timeout=poll_s + load_budget_s)
             first = min(t for t, status, v, _ in load.results if v == new and status == 200)
             swap_delays.append(first - moved_at)
+            # Swapped for good: /model and a new request (its header and its body) name the new version.
+            assert served_version(serving) == new
+            status, body, headers = post(serving.url("serving", "/predict"), {"inputs": ROWS})
+            assert status == 200, body
+            assert headers["X-Model-Version"] == body["model_version"] == new
     assert load.failures() == []
     assert len(load.results) > 20
     # Every answer came whole from one of the versions the alias held: no mix, no stranger.

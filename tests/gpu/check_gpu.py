@@ -41,7 +41,7 @@ WARMUP_STEPS = 3
 
 
 def host_report() -> GpuReport:
-    return assess(collect(engine=False), smoke_requested=False)
+    return assess(collect(engine=False))
 
 
 def training_data() -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -62,8 +62,8 @@ def steps_per_second(device: torch.device, steps: int, features: torch.Tensor, l
     """Train the real model (training.model) for `steps` AdamW steps on `device`; steps per second."""
     import torch
     from torch.nn import functional
+    from training.fitting import seed_everything
     from training.model import DigitsClassifier, ModelSpec
-    from training.train import seed_everything
 
     seed_everything(0, device)
     model = DigitsClassifier(ModelSpec()).to(device)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         import torch
-        from training.train import resolve_device
+        from training.distributed import resolve_device
     except ImportError as exc:
         print(f"cannot run the training step: {exc} (pip install -r services/training/requirements*.txt)")
         return 2
@@ -181,6 +181,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Deterministic cuBLAS (training.train sets it too, but only before CUDA starts).
+    # Deterministic cuBLAS (training.distributed sets it too, but only before CUDA starts).
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     sys.exit(main())

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.compose import ComposeConfig
 from devtools.deploy import validate
 from devtools.deploy.arch import Arch
 from devtools.deploy.documents import Document
@@ -18,6 +17,7 @@ from devtools.deploy.ecs import image_reference
 from devtools.deploy.render import Rendered, render
 from devtools.deploy.settings import Options, Settings, resolve
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.stack.config import ComposeConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REQUIRED_OPERATIONS = {

@@ -5,16 +5,18 @@ import socket
 import pytest
 from cli_harness import FakeDocker
 
-from devtools.checks import parse_compose_version
+from devtools.engine.fixes import parse_version
+
+VERSION = ["docker", "version", "--format", "{{json .}}"]
+CLIENT = '"Client":{"Version":"28.2.2","ApiVersion":"1.50"}'
 
 
 def _healthy(docker: FakeDocker) -> None:
-    docker.respond(lambda a: a[:3] == ["docker", "version", "--format"] and "Client" in a[3], stdout="28.2.2\n")
     docker.respond(
-        lambda a: a[:3] == ["docker", "version", "--format"] and "Server" in a[3], stdout="20.10.24 (API 1.41)\n"
+        lambda a: a == VERSION, stdout="{" + CLIENT + ',"Server":{"Version":"20.10.24","ApiVersion":"1.41"}}\n'
     )
     docker.respond(lambda a: a[:3] == ["docker", "compose", "version"], stdout="2.40.3\n")
-    docker.respond(lambda a: a[:2] == ["docker", "info"], stdout="/nonexistent-docker-root\n")
+    docker.respond(lambda a: a[:2] == ["docker", "info"], stdout='{"DockerRootDir":"/nonexistent-docker-root"}\n')
 
 
 @pytest.fixture
@@ -28,19 +30,33 @@ def test_all_checks_pass(docker: FakeDocker, cli, which_docker, monkeypatch) -> 
     result = cli("doctor")
     assert result.exit_code == 0, result.output
     assert "[ok  ] Compose v2" in result.stdout and "2.40.3" in result.stdout
+    assert "[ok  ] docker CLI" in result.stdout and "28.2.2" in result.stdout
+    assert "[ok  ] Docker daemon" in result.stdout and "20.10.24 (API 1.41)" in result.stdout
     assert "[ok  ] port 5000" in result.stdout and "[ok  ] port 8080" in result.stdout
+
+
+def test_each_engine_question_is_asked_once(docker: FakeDocker, cli, which_docker, monkeypatch) -> None:
+    """doctor and GPU detection share the engine's facts: no docker question twice in one run."""
+    _healthy(docker)
+    monkeypatch.setattr("devtools.checks._port_free", lambda port: True)
+    assert cli("doctor").exit_code == 0
+    engine_calls = [call for call in docker.calls if call[:2] != ["docker", "compose"] or "version" in call]
+    assert len(engine_calls) == len({tuple(call) for call in engine_calls}), engine_calls
+    assert VERSION in engine_calls and ["docker", "compose", "version", "--short"] in engine_calls
 
 
 def test_daemon_down_fails_with_the_fix(docker: FakeDocker, cli, which_docker) -> None:
     _healthy(docker)
     docker.respond(
-        lambda a: a[:3] == ["docker", "version", "--format"] and "Server" in a[3],
+        lambda a: a == VERSION,
+        stdout="{" + CLIENT + ',"Server":null}\n',
         stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
         returncode=1,
     )
     result = cli("doctor")
     assert result.exit_code == 1
     assert "[FAIL] Docker daemon" in result.stdout and "fix: start Docker" in result.stdout
+    assert "[ok  ] docker CLI" in result.stdout and "28.2.2" in result.stdout  # the client still answered
     assert "port 5000" not in result.stdout  # ports are only checked against a reachable engine
 
 
@@ -93,4 +109,4 @@ def test_real_port_probe_sees_a_listener() -> None:
     ("text", "version"), [("2.40.3", (2, 40, 3)), ("v2.20.2-desktop.1", (2, 20, 2)), ("junk", None)]
 )
 def test_parse_compose_version(text: str, version) -> None:
-    assert parse_compose_version(text) == version
+    assert parse_version(text) == version

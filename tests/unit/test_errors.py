@@ -60,14 +60,14 @@ def test_unknown_failure_keeps_what_docker_said(docker: FakeDocker, cli) -> None
 
 def test_missing_docker_cli_inside_a_container_says_run_it_on_the_host(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("devtools.docker_errors._inside_container", lambda: True)
+    monkeypatch.setattr("devtools.engine.stderr._inside_container", lambda: True)
     with pytest.raises(DevtoolsError) as caught:
         proc.run(["docker", "ps"], capture=True)
     assert caught.value.code == 3 and "run this devtools command on the host" in caught.value.message
 
 
 def test_missing_docker_cli(monkeypatch) -> None:
-    monkeypatch.setattr("devtools.docker_errors._inside_container", lambda: False)
+    monkeypatch.setattr("devtools.engine.stderr._inside_container", lambda: False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(DevtoolsError) as caught:
         proc.run(["docker", "version"], capture=True)
@@ -78,7 +78,7 @@ def test_internal_error_is_one_line_unless_debug(docker: FakeDocker, cli, monkey
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("devtools.stack.start", boom)
+    monkeypatch.setattr("devtools.stack.start.start", boom)
     result = cli("up")
     assert result.exit_code == 70
     assert (

@@ -16,9 +16,11 @@ import typer
 from typer.testing import CliRunner
 
 from devtools import gpu, proc
+from devtools.checks import gpu_checks
 from devtools.commands.gpu import gpu as gpu_command
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.gpu import Gpu, Status, probes
+from devtools.stack.gpu import require_usable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gpu"
 SCENARIOS: dict[str, dict[str, Any]] = json.loads((FIXTURES / "scenarios.json").read_text())
@@ -113,10 +115,10 @@ def test_no_gpu_names_the_driver_and_its_fix(monkeypatch: pytest.MonkeyPatch, tm
     assert "nvidia-ctk runtime configure --runtime=docker" in toolkit.fix
     assert report.layer("smoke").evidence == "skipped: host driver failed"
     with pytest.raises(DevtoolsError) as raised:
-        gpu.require_gpu(report)
+        require_usable(report)
     assert raised.value.code is ExitCode.FAILURE
     assert raised.value.message == f"--gpu: no usable GPU: host driver: {driver.evidence}; fix: {driver.fix}"
-    [check] = gpu.gpu_checks(report)
+    [check] = gpu_checks(report)
     assert check.ok and check.name == "GPU (optional)" and "training runs on CPU" in check.detail
 
 
@@ -133,8 +135,8 @@ def test_usable_h100(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         == "a container from mlstack/training:dev-cuda sees 1 GPU(s): NVIDIA H100 80GB HBM3"
     )
     assert report.summary() == "GPU usable: NVIDIA H100 80GB HBM3 (driver 580.159.04, CUDA 13.0)"
-    gpu.require_gpu(report)
-    assert [(check.name, check.ok) for check in gpu.gpu_checks(report)] == [("GPU", True)]
+    require_usable(report)
+    assert [(check.name, check.ok) for check in gpu_checks(report)] == [("GPU", True)]
     # The CUDA image is tried first: it is the one `up --gpu` runs.
     assert machine.commands("docker", "image", "inspect")[0][-1] == "mlstack/training:dev-cuda"
 
@@ -175,7 +177,7 @@ def test_docker_desktop_on_mac(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     report = gpu.detect(smoke=True)
     assert report.layer("driver").evidence.startswith("macOS: containers get no NVIDIA GPU")
     assert "6.10.14-linuxkit VM" in report.layer("toolkit").evidence
-    assert gpu.gpu_checks(report)[0].ok  # a Mac without NVIDIA is not a doctor failure
+    assert gpu_checks(report)[0].ok  # a Mac without NVIDIA is not a doctor failure
 
 
 def test_cdi_only_warns_and_the_smoke_test_decides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -192,8 +194,8 @@ def test_cdi_only_warns_and_the_smoke_test_decides(monkeypatch: pytest.MonkeyPat
     )
     assert smoke.fix.startswith("Docker has no nvidia device driver: install the NVIDIA Container Toolkit")
     with pytest.raises(DevtoolsError, match="--gpu: no usable GPU: smoke test: "):
-        gpu.require_gpu(report)
-    checks = gpu.gpu_checks(report)
+        require_usable(report)
+    checks = gpu_checks(report)
     assert [(check.name, check.ok) for check in checks] == [("GPU container toolkit", True), ("GPU smoke test", False)]
 
 

@@ -85,9 +85,17 @@ def test_parse_gpu_list() -> None:
 # --- layers ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ["2.0.0", "2.19.1", "2.29.7", "2.40.3", "v2.33.0-desktop.1"])
-def test_every_compose_v2_takes_the_long_syntax(version: str) -> None:
+@pytest.mark.parametrize("version", ["2.20.0", "2.29.7", "2.40.3", "v2.33.0-desktop.1"])
+def test_every_compose_the_stack_runs_on_takes_the_long_syntax(version: str) -> None:
     assert layers.compose_layer(gpu_host(compose_version=done(version))).status is Status.OK
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "2.19.1"])
+def test_compose_older_than_the_stack_needs_is_the_same_rule_as_doctor(version: str) -> None:
+    """The GPU syntax works on every v2, but the stack's own minimum (doctor's) decides: one rule."""
+    layer = layers.compose_layer(gpu_host(compose_version=done(version)))
+    assert layer.status is Status.MISSING
+    assert layer.evidence == f"{version} is older than 2.20" and layer.fix == "upgrade Docker Compose to 2.20 or newer"
 
 
 @pytest.mark.parametrize("version", ["1.29.2", "unknown"])
@@ -161,18 +169,18 @@ def test_docker_unreachable() -> None:
         stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
         returncode=1,
     )
-    report = assess(gpu_host(docker_info=down), smoke_requested=True)
+    report = assess(gpu_host(docker_info=down))
     docker = report.layer("docker")
     assert docker.status is Status.MISSING and docker.fix.startswith("start Docker")
     assert report.layer("toolkit").status is Status.NOT_APPLICABLE
     assert report.missing_layer() == docker
-    no_cli = assess(gpu_host(docker_info=None, compose_version=None), smoke_requested=True)
+    no_cli = assess(gpu_host(docker_info=None, compose_version=None))
     assert no_cli.layer("docker").evidence == "docker CLI not found"
 
 
 def test_podman_behind_the_docker_command() -> None:
     podman = done(json.dumps({"host": {"os": "linux"}, "version": {"Version": "5.4.2"}}))
-    report = assess(gpu_host(docker_info=podman), smoke_requested=True)
+    report = assess(gpu_host(docker_info=podman))
     assert report.layer("docker").evidence == "Podman 5.4.2 behind the docker command"
     assert report.missing_layer() == report.layer("toolkit")
 
@@ -181,13 +189,13 @@ def test_remote_engine_trusts_only_the_smoke_test() -> None:
     remote = gpu_host(
         docker_endpoint="ssh://ci@gpu-box", nvidia_smi_query=None, nvidia_smi=None, dev_nvidia=(), toolkit_programs=()
     )
-    report = assess(remote, smoke_requested=False)
+    report = assess(remote)
     assert report.layer("driver").status is Status.NOT_APPLICABLE
     assert report.layer("cuda").status is Status.NOT_APPLICABLE
     assert report.layer("toolkit").status is Status.OK  # the remote engine registers the nvidia runtime
     assert report.missing_layer() == report.layer("smoke") and not report.usable
     seen = remote.__dict__ | {"smoke_image": "python:3.11-slim", "smoke": done("GPU 0: NVIDIA L4 (UUID: GPU-1)\n")}
-    assert assess(GpuProbe(**seen), smoke_requested=True).usable
+    assert assess(GpuProbe(**seen)).usable
 
 
 def test_local_tcp_endpoint_is_not_remote() -> None:
@@ -197,27 +205,27 @@ def test_local_tcp_endpoint_is_not_remote() -> None:
 
 
 def test_smoke_outcomes() -> None:
-    no_image = assess(gpu_host(smoke_images_tried=("mlstack/training:dev", "python:3.11-slim")), smoke_requested=True)
+    no_image = assess(gpu_host(smoke_images_tried=("mlstack/training:dev", "python:3.11-slim")))
     assert no_image.layer("smoke").status is Status.WARNING and "never pulled" in no_image.layer("smoke").evidence
-    empty = assess(gpu_host(smoke_image="python:3.11-slim", smoke=done("")), smoke_requested=True)
+    empty = assess(gpu_host(smoke_image="python:3.11-slim", smoke=done("")))
     assert empty.layer("smoke").status is Status.MISSING and "listed no GPU" in empty.layer("smoke").evidence
     too_old = done(
         stderr="docker: Error response from daemon: failed to create task for container: OCI runtime create failed: "
         "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0, please update your driver\n",
         returncode=125,
     )
-    layer = assess(gpu_host(smoke_image="x", smoke=too_old), smoke_requested=True).layer("smoke")
+    layer = assess(gpu_host(smoke_image="x", smoke=too_old)).layer("smoke")
     assert layer.fix.startswith("upgrade the NVIDIA driver")
     rootless = done(
         stderr="nvidia-container-cli: mount error: failed to set cgroup: permission denied\n", returncode=125
     )
     probe = gpu_host(docker_info=info(SecurityOptions=["name=rootless"]), smoke_image="x", smoke=rootless)
-    assert "no-cgroups" in assess(probe, smoke_requested=True).layer("smoke").fix
+    assert "no-cgroups" in assess(probe).layer("smoke").fix
 
 
 def test_host_only_probe_decides_on_host_layers() -> None:
     probe = gpu_host(engine_probed=False, docker_info=None, compose_version=None, docker_endpoint="")
-    report = assess(probe, smoke_requested=False)
+    report = assess(probe)
     assert [layer.status for layer in report.layers if layer.name in ("docker", "toolkit", "compose", "smoke")] == [
         Status.NOT_APPLICABLE
     ] * 4
@@ -225,7 +233,7 @@ def test_host_only_probe_decides_on_host_layers() -> None:
 
 
 def test_render_marks_and_fix_lines() -> None:
-    report = assess(gpu_host(nvidia_smi_query=None, nvidia_smi=None, dev_nvidia=()), smoke_requested=True)
+    report = assess(gpu_host(nvidia_smi_query=None, nvidia_smi=None, dev_nvidia=()))
     lines = render(report)
     assert lines[0].startswith("[FAIL] host driver")
     assert lines[1].lstrip().startswith("fix: ")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.gpu import GPU_OVERRIDE_FILE
+from devtools.stack.project import GPU_FILE as GPU_OVERRIDE_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = ("docker-compose.yml", "docker-compose.dev.yml", GPU_OVERRIDE_FILE)

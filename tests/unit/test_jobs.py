@@ -9,7 +9,7 @@ from cli_harness import FakeDocker, compose_prefix
 
 from devtools import gpu
 from devtools.gpu import Gpu, GpuReport, Layer, Status
-from devtools.gpu_stack import requests_gpus
+from devtools.stack.gpu import requests_gpus
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.project import BASE_FILE, DEV_FILE
+from devtools.stack.project import BASE_FILE, DEV_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[0-9][0-9A-Za-z.+!-]*$")
@@ -28,15 +28,32 @@ def _hooks() -> list[dict[str, Any]]:
     return hooks
 
 
+# mypy checks the code against the packages it imports (torch, mlflow, fastapi): those live in the
+# project's environment, not in a hook environment, so its hook runs scripts/mypy there.
+PROJECT_ENVIRONMENT_HOOKS = {"mypy": "scripts/mypy"}
+
+
 def test_every_hook_installs_pinned_packages_from_pypi() -> None:
     hooks = _hooks()
     assert hooks
     for hook in hooks:
+        if hook["id"] in PROJECT_ENVIRONMENT_HOOKS:
+            continue
         assert hook["language"] == "python", hook["id"]
         dependencies = hook.get("additional_dependencies", [])
         assert dependencies, f"{hook['id']}: its tool must come from a pinned additional_dependencies entry"
         for requirement in dependencies:
             assert PINNED.match(requirement), f"{hook['id']}: {requirement!r} is not pinned with =="
+
+
+def test_mypy_hook_runs_the_pinned_mypy_over_every_package() -> None:
+    [hook] = [hook for hook in _hooks() if hook["id"] == "mypy"]
+    assert (hook["language"], hook["entry"], hook["pass_filenames"]) == ("script", "scripts/mypy", False)
+    pins = (REPO / "requirements-dev.txt").read_text().splitlines()
+    assert any(re.fullmatch(r"mypy==[0-9.]+", line.strip()) for line in pins), "pin mypy in requirements-dev.txt"
+    tomllib = pytest.importorskip("tomllib")
+    mypy = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert mypy["strict"] is True and set(mypy["packages"]) == {"devtools", "training", "serving"}
 
 
 def test_hook_ids_are_unique() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from training.errors import EXIT_DATA, EXIT_TRACKING, EXIT_USAGE, TrackingError
+from training.__main__ import main
+from training.errors import EXIT_CODES, EXIT_DATA, EXIT_TRACKING, EXIT_USAGE, TrackingError
 from training.tracking import probe
-from training_helpers import SERVICES, Cli, clean_env, require
+from training_helpers import REPO, SERVICES, Cli, clean_env, require
 
 
 def _one_line(stderr: str) -> str:
@@ -53,6 +55,24 @@ def test_subcommand_help(offline: Cli, command: str) -> None:
     assert result.returncode == 0
     assert f"usage: python -m training {command}" in result.stdout
     assert "exit codes:" in result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["pipeline"], ["train"], ["seed"]])
+def test_help_lists_every_exit_code(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+
+    assert exited.value.code == 0
+    rows = [row.split(maxsplit=1) for row in capsys.readouterr().out.partition("exit codes:\n")[2].splitlines()]
+    assert {int(code): meaning for code, meaning in rows} == EXIT_CODES
+
+
+def test_readme_lists_the_exit_codes_of_errors_py() -> None:
+    readme = (REPO / "services" / "training" / "README.md").read_text()
+    # | 2 | bad usage, `--device cuda` ... |: the table's rows, markdown quoting aside.
+    rows = re.findall(r"^\| (\d+) \| (.+?) \|$", readme, flags=re.MULTILINE)
+
+    assert {int(code): meaning.replace("`", "") for code, meaning in rows} == EXIT_CODES
 
 
 def test_train_help_lists_the_options(offline: Cli) -> None:
@@ -97,6 +117,7 @@ def test_train_with_corrupt_data_exits_3(offline: Cli, data_copy: Path) -> None:
     assert f"data file corrupt: {data_copy / 'validation.npz'}" in _one_line(result.stderr)
 
 
+@pytest.mark.needs_no_gpu
 def test_device_cuda_without_gpu_exits_2(offline: Cli, prepared_dir: Path) -> None:
     torch = pytest.importorskip("torch", reason="torch is not installed")
     if torch.cuda.is_available():

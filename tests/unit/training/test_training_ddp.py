@@ -23,9 +23,10 @@ import torch  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from training import distributed  # noqa: E402
 from training.__main__ import leave  # noqa: E402
+from training.config import Device  # noqa: E402
 from training.distributed import World, parse_nproc, resolve_nproc  # noqa: E402
 from training.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRACKING, EXIT_TRAINING, UsageError  # noqa: E402
-from training.train import _EpochOrder  # noqa: E402
+from training.fitting import _EpochOrder  # noqa: E402
 
 EPOCHS = 2
 PREFIX = "python -m training train: "
@@ -199,6 +200,7 @@ def test_plain_torchrun_runs_the_same_command(cli: Cli, client: MlflowClient) ->
     assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
 
 
+@pytest.mark.needs_no_gpu
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -241,7 +243,7 @@ def test_a_malformed_rank_in_the_environment_is_a_usage_error(cli: Cli) -> None:
     ],
 )
 def test_resolve_nproc(
-    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: str, gpus: int, expected: int
+    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: Device, gpus: int, expected: int
 ) -> None:
     monkeypatch.setattr(distributed, "visible_gpus", lambda: gpus)
     assert resolve_nproc(requested, device) == expected
@@ -256,7 +258,7 @@ def test_resolve_nproc(
     ],
 )
 def test_resolve_nproc_refuses(
-    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: str, gpus: int, message: str
+    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: Device, gpus: int, message: str
 ) -> None:
     monkeypatch.setattr(distributed, "visible_gpus", lambda: gpus)
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):

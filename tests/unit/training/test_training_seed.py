@@ -10,7 +10,8 @@ from training_helpers import Cli, require, runs_of, unique
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
 from mlflow import MlflowClient  # noqa: E402
-from training.seed import SeedConfig, seed  # noqa: E402
+from training.config import SeedConfig  # noqa: E402
+from training.seed import seed  # noqa: E402
 
 
 def _state(client: MlflowClient, experiment: str, model: str) -> tuple[list[str], list[str], str | None]:

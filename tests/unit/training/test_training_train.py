@@ -16,9 +16,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from training.__main__ import main  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
 from training.data import load_prepared  # noqa: E402
 from training.errors import EXIT_INTERRUPTED, EXIT_TRAINING  # noqa: E402
-from training.train import TrainConfig, TrainResult, train  # noqa: E402
+from training.recording import TrainResult  # noqa: E402
+from training.train import train  # noqa: E402
 
 EPOCHS = 2
 

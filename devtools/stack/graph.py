@@ -1,11 +1,10 @@
-"""Starting the stack: build what is missing or stale, start, wait for healthchecks."""
+"""Closures over the services of a config: what a service needs started, and what its image builds FROM."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
-from devtools.build_state import BuildState
-from devtools.compose import ComposeConfig, ComposeProject
+from devtools.stack.config import ComposeConfig
 
 
 def _closure(config: ComposeConfig, start: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> list[str]:
@@ -36,27 +35,3 @@ def with_build_bases(config: ComposeConfig, names: Iterable[str]) -> list[str]:
 
     buildable = [name for name in config.services if "build" in config.services[name]]
     return _closure(config, list(names) or buildable, bases)
-
-
-def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[str]) -> list[str]:
-    """Rebuild the services among `names` whose build inputs changed; returns those rebuilt."""
-    state = BuildState(project)
-    stale = state.stale(config, with_dependencies(config, names))
-    if stale:
-        project.run("build", *stale)
-        state.record(config, stale)
-    return stale
-
-
-def start(project: ComposeProject, services: Sequence[str], *, build: bool, wait_timeout: int) -> list[tuple[str, str]]:
-    """Bring `services` (all when empty) up and healthy; returns (title, url) of what they publish."""
-    config = project.config()
-    config.require(services)
-    if build:
-        build_stale(project, config, services)
-    up_args = ["up", "--detach", "--wait", "--wait-timeout", str(wait_timeout)]
-    if not build:
-        up_args.append("--no-build")
-    project.run(*up_args, *services)
-    started = set(with_dependencies(config, services))
-    return [(title, url) for name, title, url in config.published_urls() if name in started]

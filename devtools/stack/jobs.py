@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from devtools.compose import ComposeProject
+from devtools.stack.project import ComposeProject
 
 
 def tty_flags() -> list[str]:
@@ -19,7 +20,7 @@ def strip_separator(args: Sequence[str] | None) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def run_job(project: ComposeProject, service: str, argv: Sequence[str], running: bool | None = None) -> None:
+def run_job(project: ComposeProject, service: str, argv: Sequence[str], running: bool | None = None) -> NoReturn:
     """Run argv in `service`: inside the running container, or a one-off container when it is down
     (`running` when the caller already asked).
 

@@ -1,4 +1,4 @@
-"""Known docker / compose stderr, turned into one actionable line and a documented exit code.
+"""Known docker / compose stderr (and Docker SDK errors), turned into one actionable line and an exit code.
 
 One table, matched against the tail of stderr, first match wins. Anything unknown keeps the last
 meaningful stderr line, so the user still sees what docker said.
@@ -13,10 +13,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from devtools.engine import fixes
 from devtools.errors import DevtoolsError, ExitCode
-
-_DOCKER_INSTALL = "https://docs.docker.com/engine/install/"
-_COMPOSE_INSTALL = "https://docs.docker.com/compose/install/linux/"
 
 
 @dataclass(frozen=True)
@@ -40,27 +38,21 @@ def _compose_v2_missing(_: re.Match[str]) -> str:
     if shutil.which("docker-compose"):
         return (
             "only Compose v1 ('docker-compose') is installed; devtools needs Compose v2 "
-            f"('docker compose'): {_COMPOSE_INSTALL}"
+            f"('docker compose'): {fixes.COMPOSE_INSTALL_URL}"
         )
-    return f"the Docker Compose v2 plugin is not installed ('docker compose' is unknown): {_COMPOSE_INSTALL}"
+    return f"the Docker Compose v2 plugin is not installed ('docker compose' is unknown): {fixes.COMPOSE_INSTALL_URL}"
 
 
 _RULES: tuple[_Rule, ...] = (
     _Rule(
         r"permission denied while trying to connect to the Docker daemon",
         ExitCode.DOCKER_UNAVAILABLE,
-        lambda m: (
-            "no permission to use the Docker daemon; add yourself to the 'docker' group "
-            "(sudo usermod -aG docker $USER, then log in again)"
-        ),
+        lambda m: f"no permission to use the Docker daemon; {fixes.JOIN_DOCKER_GROUP}",
     ),
     _Rule(
         r"Cannot connect to the Docker daemon at (\S+?)\.? Is the docker daemon running",
         ExitCode.DOCKER_UNAVAILABLE,
-        lambda m: (
-            f"the Docker daemon is not reachable at {m.group(1)}; start Docker "
-            "(Docker Desktop, or 'sudo systemctl start docker') and retry"
-        ),
+        lambda m: f"the Docker daemon is not reachable at {m.group(1)}; {fixes.START_DOCKER} and retry",
     ),
     _Rule(
         r"unknown command: docker compose|'compose' is not a docker command|unknown shorthand flag: 'f' in -f",
@@ -160,7 +152,7 @@ def missing_program(program: str) -> DevtoolsError:
                 ExitCode.DOCKER_UNAVAILABLE,
             )
         return DevtoolsError(
-            f"the docker CLI was not found on PATH; install Docker Engine: {_DOCKER_INSTALL}",
+            f"the docker CLI was not found on PATH; {fixes.INSTALL_DOCKER}",
             ExitCode.DOCKER_UNAVAILABLE,
         )
     return DevtoolsError(f"'{program}' was not found on PATH")

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from devtools.compose import ComposeConfig, ComposeProject
+from devtools.stack.config import ComposeConfig
+from devtools.stack.project import ComposeProject
 
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}

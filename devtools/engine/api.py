@@ -1,0 +1,99 @@
+"""The Docker SDK, for what the watcher asks many times a second (container logs, processes, signals).
+
+It reaches the engine the way the docker CLI does: DOCKER_HOST (with DOCKER_TLS_VERIFY /
+DOCKER_CERT_PATH) when set, else the current `docker context`'s endpoint and TLS material; ssh://
+endpoints go through the ssh program, as the CLI's do. Every SDK call is made inside `engine_errors`,
+so a failure is the same one-line DevtoolsError, with the same exit codes, as a failed docker command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from devtools.engine import facts, fixes
+from devtools.errors import DevtoolsError, ExitCode
+
+
+def endpoint() -> str:
+    """Where the SDK connects: DOCKER_HOST, else the CLI's current context."""
+    return os.environ.get("DOCKER_HOST") or facts.current().endpoint
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """SDK and transport exceptions -> DevtoolsError (NOT_RUNNING, FAILURE or DOCKER_UNAVAILABLE)."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise DevtoolsError(f"the container is gone: {exc.explanation or exc}", ExitCode.NOT_RUNNING) from exc
+    except docker.errors.APIError as exc:
+        raise DevtoolsError(f"the Docker engine refused: {exc.explanation or exc}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        said = facts.last_line(str(exc)) or type(exc).__name__
+        fix = fixes.daemon_fix(said) or fixes.START_DOCKER
+        where = endpoint() or "its default socket"
+        raise DevtoolsError(
+            f"the Docker engine at {where} is not reachable ({said[:200]}); {fix}", ExitCode.DOCKER_UNAVAILABLE
+        ) from exc
+
+
+def _connect() -> Any:
+    import docker  # the SDK: ~0.3 s to import, only once the watcher needs it
+
+    if os.environ.get("DOCKER_HOST"):
+        return docker.from_env()  # type: ignore[attr-defined]  # the SDK ships no stubs
+    host = endpoint()
+    context = docker.context.ContextAPI.get_current_context()  # type: ignore[attr-defined]
+    tls = context.TLSConfig if context is not None and context.Host == host else False
+    return docker.DockerClient(  # type: ignore[attr-defined]
+        base_url=host or None, tls=tls, use_ssh_client=host.startswith("ssh://")
+    )
+
+
+class EngineApi:
+    """The few SDK calls devtools makes, each with its errors mapped. `client` replaces the SDK (tests)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with engine_errors():
+                self._client = _connect()
+        return self._client
+
+    def containers(self, project: str, service: str | None = None, *, include_stopped: bool = False) -> list[Any]:
+        """The project's containers (of one service), by Compose's labels."""
+        labels = [f"com.docker.compose.project={project}"]
+        if service is not None:
+            labels.append(f"com.docker.compose.service={service}")
+        with engine_errors():
+            return list(self.client.containers.list(all=include_stopped, filters={"label": labels}))
+
+    def processes(self, container: Any) -> list[str]:
+        """The command line of every process in the container."""
+        with engine_errors():
+            table = container.top(ps_args="-eo pid,args")
+        return [str(row[-1]) for row in table.get("Processes") or []]
+
+    def signal(self, container: Any, signal: str) -> None:
+        with engine_errors():
+            container.kill(signal=signal)
+
+    def logs_since(self, container: Any, since: float) -> str:
+        with engine_errors():
+            data: bytes = container.logs(since=since, stdout=True, stderr=True)
+        return data.decode(errors="replace")
+
+    @staticmethod
+    def state(container: Any) -> tuple[str, str]:
+        """(status, health) from the list call's data: no further engine call."""
+        health = (container.attrs.get("State", {}).get("Health") or {}).get("Status", "-")
+        return str(container.status), str(health)

@@ -1,0 +1,77 @@
+"""The GPU policy of `up --gpu` and `train --gpus`: detection decides, the stack gets one more -f file.
+
+Returns values and raises DevtoolsError; the commands print. Cheap to import (every command's --help
+imports it): detection itself (devtools.gpu) is imported only when GPUs are asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from devtools import proc
+from devtools.errors import DevtoolsError, ExitCode
+from devtools.stack.project import ComposeProject
+
+if TYPE_CHECKING:
+    from devtools.gpu import GpuReport
+
+ALL_GPUS = "all"  # `train --gpus all`: every GPU the container sees
+
+
+class GpuMode(str, Enum):
+    require = "require"  # bare --gpu: fail before starting anything unless a GPU is usable
+    auto = "auto"  # --gpu auto: use one if there is one, else start on CPU
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    project: ComposeProject  # with the GPU override when a GPU is used
+    note: str | None  # what detection found, for the command to print (None: GPUs were not asked for)
+
+
+def require_usable(report: GpuReport, option: str = "--gpu") -> None:
+    """Raise `--gpu: no usable GPU: <layer>: <evidence>; fix: <fix>`, naming the first failing layer."""
+    if not report.usable:
+        raise DevtoolsError(f"{option}: {report.summary()}", ExitCode.FAILURE)
+
+
+def choose_gpu(project: ComposeProject, mode: GpuMode | None, option: str = "--gpu") -> GpuChoice:
+    """The project to run for `mode`: the GPU override appended when detection says a GPU is usable;
+    with `require`, a DevtoolsError (before anything starts) when it is not."""
+    if mode is None:
+        return GpuChoice(project, None)
+    from devtools import gpu  # probes and parsing: only when GPUs are asked for
+
+    report = gpu.detect(smoke=True)
+    if mode is GpuMode.require:
+        require_usable(report, option)
+    elif not report.usable:
+        return GpuChoice(project, f"{option} auto: {report.summary()}; starting on CPU")
+    return GpuChoice(project.with_gpu(), report.summary())
+
+
+def requests_gpus(device_requests_json: str) -> bool:
+    """Whether `docker inspect`'s HostConfig.DeviceRequests (JSON) reserves GPUs for the container."""
+    import json  # not at the top: every command's --help imports this module
+
+    requests = json.loads(device_requests_json or "null") or []
+    return any(
+        request.get("Driver") == "nvidia" or any("gpu" in caps for caps in request.get("Capabilities") or [])
+        for request in requests
+    )
+
+
+def require_running_gpus(project: ComposeProject, service: str, option: str) -> None:
+    """A running container keeps the devices it started with: fail when `service` started without GPUs."""
+    ids = project.run("ps", "-q", service, capture=True).stdout.split()
+    if not ids:
+        return
+    done = proc.run(["docker", "inspect", "--format", "{{json .HostConfig.DeviceRequests}}", ids[0]], capture=True)
+    if not requests_gpus(done.stdout.strip()):
+        raise DevtoolsError(
+            f"{option}: the running {service} container has no GPUs (the stack was started without --gpu); "
+            "restart it with `devtools up --gpu`",
+            ExitCode.FAILURE,
+        )

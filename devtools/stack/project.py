@@ -1,0 +1,167 @@
+"""The Compose project devtools drives: where it lives, its name, its variant, and its -f files.
+
+One value, `ComposeProject`, owns the whole list of Compose files and their order:
+
+    base (docker-compose.yml)  +  dev override (dev variant)  +  GPU override (gpu=True)
+
+Variants are made with `dataclasses.replace` (`project.with_gpu()`, `project.with_env(...)`), never by
+copying fields by position, so a new field (a remote engine, a registry) is added in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from devtools import proc
+from devtools.errors import DevtoolsError
+
+if TYPE_CHECKING:
+    from devtools.stack.config import ComposeConfig
+
+BASE_FILE = "docker-compose.yml"
+DEV_FILE = "docker-compose.dev.yml"
+GPU_FILE = "docker-compose.gpu.yml"
+
+# Compose resolves the project name from -p, then COMPOSE_PROJECT_NAME, then `name:` in the file.
+# devtools always passes -p, so a devcontainer (which reads `name:`) and the CLI share containers,
+# and tests can isolate themselves with COMPOSE_PROJECT_NAME.
+DEFAULT_PROJECT_NAME = "mlstack"
+
+# Used when the host user is root: a dev user with UID 0 would defeat the non-root dev images.
+FALLBACK_UID = 1000
+
+
+class Variant(str, Enum):
+    DEV = "dev"  # production file + dev override: targets `dev`, source bind-mounted
+    PROD = "prod"  # docker-compose.yml alone: targets `prod`, what ECS runs
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding both Compose files; DEVTOOLS_ROOT wins."""
+    if override := os.environ.get("DEVTOOLS_ROOT"):
+        root = Path(override).resolve()
+        if not (root / BASE_FILE).is_file():
+            raise DevtoolsError(f"DEVTOOLS_ROOT={override} has no {BASE_FILE}")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / BASE_FILE).is_file() and (candidate / DEV_FILE).is_file():
+            return candidate
+    # An editable install knows where its checkout is, so devtools works from any directory.
+    package_checkout = Path(__file__).resolve().parents[2]
+    if (package_checkout / BASE_FILE).is_file() and (package_checkout / DEV_FILE).is_file():
+        return package_checkout
+    raise DevtoolsError(
+        f"no {BASE_FILE} + {DEV_FILE} found here or above; run devtools inside the repository (or set DEVTOOLS_ROOT)"
+    )
+
+
+def project_name() -> str:
+    return os.environ.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT_NAME
+
+
+def host_ids() -> tuple[int, int]:
+    """UID/GID the dev images give their user, so files written into bind mounts stay the engineer's."""
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:
+        return FALLBACK_UID, FALLBACK_UID
+    return uid, gid
+
+
+def parse_ps(stdout: str) -> list[dict[str, Any]]:
+    """`docker compose ps --format json`: one object per line since Compose 2.21, a list before."""
+    import json  # not at the top: every command's --help imports this module
+
+    text = stdout.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        rows: list[dict[str, Any]] = json.loads(text)
+        return rows
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    root: Path
+    name: str
+    variant: Variant = Variant.DEV
+    gpu: bool = False  # the GPU override is appended (only after detection said a GPU is usable)
+    env: Mapping[str, str] = field(default_factory=dict)
+    profiles: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, variant: Variant = Variant.DEV, root: Path | None = None) -> ComposeProject:
+        """The project of the checkout devtools runs in (find_root), for `variant`."""
+        uid, gid = host_ids()
+        return cls(
+            root=root or find_root(),
+            name=project_name(),
+            variant=variant,
+            # COMPOSE_BAKE=false: without buildx, Compose warns on every build that Bake is missing.
+            env={"DEVTOOLS_UID": str(uid), "DEVTOOLS_GID": str(gid), "COMPOSE_BAKE": "false"},
+        )
+
+    @classmethod
+    def dev(cls, root: Path | None = None) -> ComposeProject:
+        return cls.load(Variant.DEV, root)
+
+    @classmethod
+    def prod(cls, root: Path | None = None) -> ComposeProject:
+        return cls.load(Variant.PROD, root)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The -f files, in the order Compose merges them."""
+        names = [BASE_FILE]
+        if self.variant is Variant.DEV:
+            names.append(DEV_FILE)
+        if self.gpu:
+            names.append(GPU_FILE)
+        return tuple(self.root / name for name in names)
+
+    def with_gpu(self) -> ComposeProject:
+        return replace(self, gpu=True)
+
+    def with_env(self, **env: str) -> ComposeProject:
+        """The same project with more environment for Compose (interpolation: DEVTOOLS_TAG, ...)."""
+        return replace(self, env={**self.env, **env})
+
+    def argv(self, *args: str) -> list[str]:
+        argv = ["docker", "compose", "--project-directory", str(self.root), "-p", self.name]
+        for file in self.files:
+            argv += ["-f", str(file)]
+        for profile in self.profiles:
+            argv += ["--profile", profile]
+        return [*argv, *args]
+
+    def run(self, *args: str, capture: bool = False, check: bool = True) -> proc.Completed:
+        return proc.run(self.argv(*args), capture=capture, check=check, env=self.env)
+
+    def exec_(self, *args: str) -> NoReturn:
+        """Become `docker compose ARGS`: its terminal handling, signals and exit code are ours."""
+        proc.exec_(self.argv(*args), env=self.env)
+
+    def config(self) -> ComposeConfig:
+        """The merged, interpolated configuration, as Compose itself resolves it.
+
+        YAML, not `--format json`: Compose's JSON output drops the `x-devtools` extensions.
+        """
+        from devtools.stack.config import ComposeConfig  # yaml: only commands that read the config pay
+
+        return ComposeConfig.parse(self.run("config", capture=True).stdout)
+
+    def running_services(self) -> set[str]:
+        done = self.run("ps", "--status", "running", "--services", capture=True)
+        return {line.strip() for line in done.stdout.splitlines() if line.strip()}
+
+    def containers(self, *, check: bool = True) -> list[dict[str, Any]]:
+        """Every container of the project (running or not), as `docker compose ps --format json` rows;
+        [] when check=False and Compose failed."""
+        done = self.run("ps", "--all", "--format", "json", capture=True, check=check)
+        return parse_ps(done.stdout) if done.returncode == 0 else []

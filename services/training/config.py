@@ -1,0 +1,82 @@
+"""The run configuration and its defaults: one home for the CLI parser, training, seeding, data and model.
+
+Standard library only: `python -m training --help` builds its parser from these, and must not import
+numpy, torch or mlflow to do it (tests/unit/training/test_training_config.py checks both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+Device = Literal["auto", "cpu", "cuda"]
+Promote = Literal["auto", "always", "never"]
+DEVICES: tuple[Device, ...] = get_args(Device)
+PROMOTE_CHOICES: tuple[Promote, ...] = get_args(Promote)
+
+# Serving (services/serving/settings.py, $MODEL_NAME / $MODEL_ALIAS) and docker-compose.yml default to
+# the same model and alias, so a fresh stack serves what `seed` registered; a unit test keeps them equal.
+DEFAULT_EXPERIMENT = "demo"
+DEFAULT_MODEL_NAME = "digits-classifier"
+DEFAULT_ALIAS = "champion"
+DEFAULT_DEVICE: Device = "auto"
+DEFAULT_PROMOTE: Promote = "auto"
+
+DATA_DIR_ENV = "TRAINING_DATA_DIR"
+DEFAULT_DATA_DIR = "/data"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+DEFAULT_TRACKING_URI = "http://mlflow:5000"
+
+# `seed` trains briefly: it makes a demo model, not a tuned one.
+SEED_EPOCHS = 6
+
+# The data: scikit-learn's 8x8 digits, flattened to 64 pixel values in 0..PIXEL_MAX, and 10 classes.
+IMAGE_SIZE = 8
+NUM_FEATURES = IMAGE_SIZE * IMAGE_SIZE
+NUM_CLASSES = 10
+PIXEL_MAX = 16
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One `train` run; the defaults are the CLI's."""
+
+    data_dir: Path
+    tracking_uri: str
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 42
+    device: Device = DEFAULT_DEVICE
+    experiment: str = DEFAULT_EXPERIMENT
+    model_name: str = DEFAULT_MODEL_NAME
+    alias: str = DEFAULT_ALIAS
+    promote: Promote = DEFAULT_PROMOTE
+    run_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class SeedConfig:
+    """One `seed`: a short run with --promote always, unless the stack is already seeded."""
+
+    data_dir: Path
+    tracking_uri: str
+    experiment: str = DEFAULT_EXPERIMENT
+    model_name: str = DEFAULT_MODEL_NAME
+    alias: str = DEFAULT_ALIAS
+    epochs: int = SEED_EPOCHS
+    device: Device = DEFAULT_DEVICE
+    force: bool = False

@@ -1,0 +1,47 @@
+"""The recorded `docker compose config` fixtures are what the live Compose files render today.
+
+The unit tests replay those recordings instead of calling Compose; a Compose file edited without
+re-recording would leave them testing a stack that no longer exists. Needs the docker CLI and its
+Compose plugin, no engine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from record_compose_fixtures import FIXTURES, RECORDINGS, VERSION_FILE
+
+RECORDER = Path(__file__).with_name("record_compose_fixtures.py")
+RECORD_COMMAND = "python tests/unit/record_compose_fixtures.py"
+
+
+def _compose_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+
+
+# The devcontainer's default configuration has no docker CLI, and runs this tier.
+pytestmark = pytest.mark.skipif(not _compose_answers(), reason="no docker CLI with the Compose plugin")
+
+
+def test_committed_fixtures_equal_a_fresh_recording(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(RECORDER), "--out", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    fresh = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file())
+    assert fresh == sorted([VERSION_FILE, *(recording.fixture for recording in RECORDINGS)])
+    # The version first: another Compose renders differently, and that is no stale fixture.
+    recorded_with = (FIXTURES / VERSION_FILE).read_text().strip()
+    rendered_with = (tmp_path / VERSION_FILE).read_text().strip()
+    assert rendered_with == recorded_with, (
+        f"the fixtures were recorded with Compose {recorded_with}, this is {rendered_with} "
+        f"(scripts/provision installs the pinned one); after a deliberate upgrade: {RECORD_COMMAND}"
+    )
+    stale = [name for name in fresh if (FIXTURES / name).read_bytes() != (tmp_path / name).read_bytes()]
+    assert stale == [], f"stale against the Compose files: {', '.join(stale)}; re-record with: {RECORD_COMMAND}"

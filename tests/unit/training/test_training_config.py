@@ -1,0 +1,85 @@
+"""training.config: standard library only, and the defaults serving and docker-compose.yml repeat stay equal."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from training.config import (
+    DEFAULT_ALIAS,
+    DEFAULT_MODEL_NAME,
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    NUM_FEATURES,
+    SeedConfig,
+    TrainConfig,
+)
+from training_helpers import REPO, SERVICES, clean_env
+
+# The compose files that may spell a default for serving's $MODEL_NAME / $MODEL_ALIAS.
+COMPOSE_FILES = sorted(REPO.glob("docker-compose*.yml"))
+
+
+def _imported_by(module: str) -> list[str]:
+    """Top-level modules, other than the training package, that importing `module` loads in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        f"import {module}\n"
+        "print('\\n'.join(sorted({name.partition('.')[0] for name in set(sys.modules) - before})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=SERVICES, env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return [name for name in result.stdout.split() if name != "training"]
+
+
+def test_config_imports_only_the_standard_library() -> None:
+    imported = _imported_by("training.config")
+
+    assert not {"numpy", "torch", "mlflow", "transformers", "sklearn"} & set(imported)
+    assert [name for name in imported if name not in sys.stdlib_module_names] == []
+
+
+def test_the_data_shape_is_the_model_input() -> None:
+    # The digits: 8x8 pixels, flattened (data.py's manifest and the MLflow signature), 10 classes.
+    assert (IMAGE_SIZE, NUM_FEATURES, NUM_CLASSES) == (8, 64, 10)
+
+
+def test_train_and_seed_share_the_defaults() -> None:
+    train = TrainConfig(data_dir=REPO, tracking_uri="")
+    seed = SeedConfig(data_dir=REPO, tracking_uri="")
+
+    assert (seed.experiment, seed.model_name, seed.alias, seed.device) == (
+        train.experiment,
+        train.model_name,
+        train.alias,
+        train.device,
+    )
+    assert (train.experiment, train.model_name, train.alias) == ("demo", "digits-classifier", "champion")
+
+
+def test_serving_defaults_to_the_model_and_alias_training_registers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MODEL_NAME", "MODEL_ALIAS"):
+        monkeypatch.delenv(name, raising=False)
+    from serving.settings import Settings  # services/ is on sys.path (training_helpers)
+
+    settings = Settings.from_env()
+
+    assert (settings.model_name, settings.model_alias) == (DEFAULT_MODEL_NAME, DEFAULT_ALIAS)
+
+
+@pytest.mark.parametrize(("variable", "default"), [("MODEL_NAME", DEFAULT_MODEL_NAME), ("MODEL_ALIAS", DEFAULT_ALIAS)])
+def test_compose_defaults_to_the_model_and_alias_training_registers(variable: str, default: str) -> None:
+    assert COMPOSE_FILES, f"no docker-compose*.yml in {REPO}"
+    # `${MODEL_NAME:-digits-classifier}`: the value Compose uses when the variable is unset or empty.
+    spelled = {
+        f"{path.name}: {value}"
+        for path in COMPOSE_FILES
+        for value in re.findall(rf"\$\{{{variable}:?-([^}}]*)\}}", path.read_text())
+    }
+
+    assert {entry for entry in spelled if not entry.endswith(f": {default}")} == set()
