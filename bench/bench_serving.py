@@ -55,6 +55,18 @@ def wrk(port: int, seconds: int, connections: int, body_file: Path, script: Path
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
 
 
+def wrk_inputs(work: Path, rows: list[list[float]]) -> tuple[Path, Path]:
+    """The request body (`{"inputs": rows}`) and the Lua script that makes wrk POST it."""
+    body_file = work / "body.json"
+    body_file.write_text(json.dumps({"inputs": rows}))
+    script = work / "post.lua"
+    script.write_text(
+        'local f = io.open(os.getenv("BODY_FILE")); local body = f:read("*a"); f:close()\n'
+        'wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return body_file, script
+
+
 def main() -> int:
     if not shutil.which("wrk"):
         print("bench_serving: wrk not found (apt-get install wrk)", file=sys.stderr)
@@ -65,13 +77,7 @@ def main() -> int:
     subprocess.run([devtools, "up", "mlflow", "training"], env=env, check=True, capture_output=True)
     subprocess.run([devtools, "seed"], env=env, check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    body_file = work / "body.json"
-    body_file.write_text(json.dumps({"inputs": ROWS}))
-    script = work / "post.lua"
-    script.write_text(
-        'local f = io.open(os.getenv("BODY_FILE")); local body = f:read("*a"); f:close()\n'
-        'wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"\n'
-    )
+    body_file, script = wrk_inputs(work, ROWS)
     server_env = {
         **os.environ,
         # `mlflow models serve` starts `uvicorn` by name: the venv's bin must be on PATH.

@@ -1,5 +1,6 @@
-"""Deployment documents rendered from the prod Compose file (`devtools deploy render ecs`).
+"""Production on AWS ECS: documents rendered from the prod Compose file, and applied.
 
-Nothing here talks to AWS: documents are rendered, validated offline against botocore's bundled
-service models, and written as `--cli-input-json` files for the operator to apply.
+`deploy render ecs` renders and validates offline (botocore's bundled service models) and writes
+`--cli-input-json` files; nothing in the render talks to AWS. `deploy apply` applies those files
+through boto3 (aws.py is the one place AWS calls go through), idempotently.
 """

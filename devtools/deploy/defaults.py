@@ -38,7 +38,8 @@ class Defaults:
 STACK_DEFAULTS: Mapping[str, Defaults] = {
     # Idle MLflow servers take 400-700 MiB; one worker per task (3.17 hangs on SIGTERM with more).
     "mlflow": Defaults(cpu=512, memory=1024, desired_count=1),
-    # torch + two uvicorn workers; two tasks so a deployment or a lost task never stops predictions.
+    # torch + one uvicorn process (one server per task: one alias decision, one /metrics); capacity
+    # scales with the task count, never fewer than two so a deployment or a lost task never stops predictions.
     "serving": Defaults(
         cpu=1024,
         memory=2048,

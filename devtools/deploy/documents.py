@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,3 +28,15 @@ def write(documents: list[Document], out: Path) -> list[Path]:
         path.write_text(document.text())
         written.append(path)
     return written
+
+
+def strings(value: Any) -> Iterable[str]:
+    """Every string inside a document's parameters (placeholders and ARNs are looked for in them)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from devtools.deploy import ecs, validate
-from devtools.deploy.documents import Document, write
-from devtools.deploy.settings import PLACEHOLDER, Options, Settings, read_env_file, resolve
+from devtools.deploy import ecs, envfile, validate
+from devtools.deploy.documents import Document, strings, write
+from devtools.deploy.settings import PLACEHOLDER, Options, Settings, resolve
 from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.revision import Revision
@@ -28,7 +26,7 @@ class Rendered:
     def placeholders(self) -> list[str]:
         found: set[str] = set()
         for document in self.documents:
-            for text in _strings(document.params):
+            for text in strings(document.params):
                 found.update(PLACEHOLDER.findall(text))
         return sorted(found)
 
@@ -65,14 +63,14 @@ def git_revision(root: Path) -> str:
 
 
 def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:
-    file_env = read_env_file(env_file) if env_file else {}
+    file_env = envfile.read(env_file) if env_file else None
     project = ComposeProject.prod()
     # As in Compose, the shell environment wins over the env file; its values also reach `${...}`
     # interpolation in the Compose file (x-ecs included).
-    extra = {key: value for key, value in file_env.items() if key not in os.environ}
+    extra = {key: value for key, value in (file_env.values if file_env else {}).items() if key not in os.environ}
     project = project.with_env(**extra)
     tag = options.tag or git_revision(project.root)
-    settings = resolve(options, {**file_env, **os.environ}, project=project.name, tag=tag)
+    settings = resolve(options, os.environ, project=project.name, tag=tag, env_file=file_env)
     rendered = render(project.config(), settings)
     target = out if out is not None else project.root / DEFAULT_OUT
     written = write(rendered.documents, target)
@@ -102,14 +100,3 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)

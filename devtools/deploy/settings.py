@@ -1,20 +1,33 @@
 """Account-specific values (registry, roles, network): from options, then the environment, then
-`--env-file`, else a clearly marked `<placeholder>` that AWS rejects if it is ever applied."""
+`--env-file`, else a clearly marked `<placeholder>` that AWS rejects if it is ever applied.
+
+ARN-valued settings are checked for the shape of ARN they take (ARN_SETTINGS), wherever they came from.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.deploy import arns, envfile
 from devtools.deploy.arch import Arch
+from devtools.deploy.envfile import EnvFile
 from devtools.errors import DevtoolsError, ExitCode
 
 ENV_PREFIX = "DEVTOOLS_ECS_"
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9._:-]*>")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+
+# Every ARN-valued setting and the ARN it takes. Checked in every place the setting can come from:
+# its option, DEVTOOLS_ECS_<SETTING>, every DEVTOOLS_ECS_<SETTING>_<SERVICE>, and (task roles)
+# x-ecs.task-role-arn. Secret ARNs are no setting: they are x-ecs.secrets values, which spec.py checks.
+ARN_SETTINGS: Mapping[str, arns.ArnShape] = {
+    "execution-role-arn": arns.IAM_ROLE,
+    "task-role-arn": arns.IAM_ROLE,
+    "target-group-arn": arns.TARGET_GROUP,
+}
 
 
 def placeholder(name: str) -> str:
@@ -68,6 +81,8 @@ class Settings:
         if service in self.task_role_arns:
             return self.task_role_arns[service]
         if declared:
+            # A Compose-file value: a FAILURE, as every other problem spec.py finds in the file.
+            check_arn("task-role-arn", declared, f"{service}: x-ecs.task-role-arn", ExitCode.FAILURE)
             return declared
         return (
             self.env.get(env_key("task-role-arn", service))
@@ -85,24 +100,33 @@ class Settings:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (optionally `export`ed and quoted); blank lines and # comments are skipped."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DevtoolsError(f"cannot read --env-file {path}: {exc.strerror}", ExitCode.USAGE) from exc
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _ENV_LINE.fullmatch(stripped)
-        if not match:
-            raise DevtoolsError(f"{path}:{number}: expected KEY=VALUE, got '{stripped}'", ExitCode.USAGE)
-        value = match.group(2).strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[match.group(1)] = value
-    return values
+    """The values of an --env-file (python-dotenv syntax); envfile.read also gives their lines."""
+    return dict(envfile.read(path).values)
+
+
+def check_arn(setting: str, value: str, where: str, code: ExitCode = ExitCode.USAGE) -> None:
+    """`where` names the setting and its source: `--task-role-arn`, `deploy/prod.env:5: KEY`, ...
+
+    A whole-value `<placeholder>` passes: it is how an unset value renders, and AWS rejects it."""
+    shape = ARN_SETTINGS[setting]
+    if PLACEHOLDER.fullmatch(value) or shape.matches(value):
+        return
+    raise DevtoolsError(f"{where} '{value}' is not {shape.expected()}", code)
+
+
+def _check_arn_settings(
+    given: Mapping[str, Iterable[str]], env: Mapping[str, str], file_locations: Mapping[str, str]
+) -> None:
+    """The options first, then each DEVTOOLS_ECS_* key of the setting (env-file keys in file order);
+    `file_locations` says which keys the env file gave (`deploy/prod.env:5`), the rest are the process's."""
+    for setting in ARN_SETTINGS:
+        for value in given.get(setting, ()):
+            check_arn(setting, value, f"--{setting}")
+        key = env_key(setting)
+        for name, value in env.items():
+            if value and (name == key or name.startswith(f"{key}_")):
+                where = f"{file_locations[name]}: {name}" if name in file_locations else f"environment variable {name}"
+                check_arn(setting, value, where)
 
 
 def _per_service(values: Sequence[str], option: str, *, service_required: bool = False) -> dict[str, str]:
@@ -142,15 +166,19 @@ def _registry(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-def resolve(options: Options, env: Mapping[str, str], *, project: str, tag: str) -> Settings:
-    """`env` is the process environment over the --env-file values (the process wins, as in Compose)."""
+def resolve(
+    options: Options, env: Mapping[str, str], *, project: str, tag: str, env_file: EnvFile | None = None
+) -> Settings:
+    """`env` is the process environment; `env_file` fills in the keys it lacks (the process wins, as
+    in Compose). Options win over both."""
+    merged = {**env_file.values, **env} if env_file else dict(env)
 
     def pick(given: str | None, setting: str, *fallbacks: str) -> str | None:
         if given:
             return given
         for key in (env_key(setting), *fallbacks):
-            if env.get(key):
-                return env[key]
+            if merged.get(key):
+                return merged[key]
         return None
 
     arch_name = pick(options.arch.value if options.arch else None, "arch")
@@ -158,8 +186,18 @@ def resolve(options: Options, env: Mapping[str, str], *, project: str, tag: str)
         arch = Arch(arch_name.lower()) if arch_name else Arch.x86_64
     except ValueError:
         raise DevtoolsError(f"{env_key('arch')}={arch_name}: expected x86_64 or arm64", ExitCode.USAGE) from None
-    subnets = _split(options.subnets) or _split([env.get(env_key("subnets"), "")])
-    groups = _split(options.security_groups) or _split([env.get(env_key("security-groups"), "")])
+    subnets = _split(options.subnets) or _split([merged.get(env_key("subnets"), "")])
+    groups = _split(options.security_groups) or _split([merged.get(env_key("security-groups"), "")])
+    task_role_arns = _per_service(options.task_role_arns, "--task-role-arn")
+    # One target group per service: a default for all of them would make no sense.
+    target_group_arns = _per_service(options.target_group_arns, "--target-group-arn", service_required=True)
+    given_arns = {
+        "execution-role-arn": [options.execution_role_arn] if options.execution_role_arn else [],
+        "task-role-arn": list(task_role_arns.values()),
+        "target-group-arn": list(target_group_arns.values()),
+    }
+    file_locations = {key: env_file.location(key) for key in env_file.values if key not in env} if env_file else {}
+    _check_arn_settings(given_arns, merged, file_locations)
     return Settings(
         project=project,
         tag=check_tag(tag),
@@ -171,8 +209,7 @@ def resolve(options: Options, env: Mapping[str, str], *, project: str, tag: str)
         subnets=subnets or (placeholder("subnet-id"),),
         security_groups=groups or (placeholder("security-group-id"),),
         vpc_id=pick(options.vpc_id, "vpc-id") or placeholder("vpc-id"),
-        task_role_arns=_per_service(options.task_role_arns, "--task-role-arn"),
-        # One target group per service: a default for all of them would make no sense.
-        target_group_arns=_per_service(options.target_group_arns, "--target-group-arn", service_required=True),
-        env=dict(env),
+        task_role_arns=task_role_arns,
+        target_group_arns=target_group_arns,
+        env=merged,
     )

@@ -2,7 +2,10 @@
 
 SERVING_RELOAD=1 (dev): the fork-server reloader (reloader.py) keeps torch, mlflow and the model warm
 and serves each code change from a fresh worker; SERVING_RELOADER=uvicorn selects `uvicorn --reload`
-instead (the slow baseline it is benchmarked against). Otherwise SERVING_WORKERS uvicorn workers.
+instead (the slow baseline it is benchmarked against). Otherwise one uvicorn process: the container
+is one server (one model copy, one alias decision, one metrics registry, one /model), and capacity
+grows with the task count (bench/RESULTS.md: serving process model). SERVING_WORKERS > 1 is still
+accepted for experiments, with a warning: each worker then swaps, counts and answers /model alone.
 The graceful-shutdown timeout stays below Compose's stop_grace_period (10 s by default) so in-flight
 requests finish before Docker's SIGKILL.
 """
@@ -28,13 +31,20 @@ def main() -> None:
         return
     import uvicorn
 
+    workers = int(os.environ.get("SERVING_WORKERS", "1"))
+    if workers > 1 and not reload:
+        logging.getLogger("serving").warning(
+            "SERVING_WORKERS=%d: each worker polls the alias, swaps, counts /metrics and answers /model on its "
+            "own, so the container no longer behaves as one server; scale the task count instead",
+            workers,
+        )
     uvicorn.run(
         "serving.app:app",
         host=os.environ.get("SERVING_HOST", "0.0.0.0"),
         port=int(os.environ.get("SERVING_PORT", "8080")),
         reload=reload,
         reload_dirs=[str(Path(__file__).parent)] if reload else None,
-        workers=None if reload else int(os.environ.get("SERVING_WORKERS", "1")),
+        workers=None if reload else workers,
         timeout_graceful_shutdown=int(os.environ.get("SERVING_GRACEFUL_TIMEOUT", "8")),
     )
 

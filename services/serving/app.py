@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 
+UNMATCHED_ROUTE = "unmatched"
+
+
+def route_template(scope: Scope) -> str:
+    """The route's path template (`/predict`), never the raw path: one time series per route, however
+    many URLs clients send. FastAPI's router puts the matched route into the request's scope."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
 class _Metrics:
     """Pure ASGI middleware (no per-request task like BaseHTTPMiddleware): count and time requests."""
 
@@ -46,7 +57,7 @@ class _Metrics:
             await self.app(scope, receive, send_and_record)
         finally:
             metrics.IN_PROGRESS.dec()
-            endpoint = scope["path"]
+            endpoint = route_template(scope)
             metrics.REQUESTS.labels(endpoint, str(status["code"])).inc()
             metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - start)
 
@@ -66,6 +77,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not watch:
             yield
+            metrics.log_totals()
             return
         from serving.model_store import ModelStore
         from serving.watcher import AliasWatcher
@@ -74,6 +86,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
         watcher.start()
         yield
         watcher.stop()
+        # After uvicorn's graceful shutdown: every request it accepted has been answered by now.
+        metrics.log_totals()
 
     app = FastAPI(
         title="mlstack serving",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 from prometheus_client import Counter, Gauge, Histogram
+
+STOPPED = "serving stopped:"
 
 IN_PROGRESS = Gauge("serving_requests_in_progress", "Requests being handled (graceful shutdown waits for these)")
 
@@ -16,3 +21,23 @@ LATENCY = Histogram(
 MODEL_VERSION = Gauge("serving_model_version", "Registered model version being served", ["model", "alias"])
 SWAPS = Counter("serving_model_swaps_total", "Successful model swaps")
 SWAP_FAILURES = Counter("serving_model_swap_failures_total", "Versions that failed to load or smoke-test")
+
+
+def totals() -> dict[str, dict[str, int]]:
+    """serving_requests_total as {route template: {status: count}}."""
+    counted: dict[str, dict[str, int]] = {}
+    for metric in REQUESTS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                by_status = counted.setdefault(sample.labels["endpoint"], {})
+                by_status[sample.labels["status"]] = int(sample.value)
+    return counted
+
+
+def log_totals() -> None:
+    """One line at shutdown: what this server answered over its life, and what was still in progress
+    (0 after a graceful stop). The last word of a process whose /metrics is gone with it."""
+    in_progress = int(sum(sample.value for metric in IN_PROGRESS.collect() for sample in metric.samples))
+    logging.getLogger("serving").info(
+        "%s %s", STOPPED, json.dumps({"requests": totals(), "in_progress": in_progress}, sort_keys=True)
+    )

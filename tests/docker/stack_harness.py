@@ -40,8 +40,25 @@ class Stack:
         return done
 
     def url(self, service: str, path: str) -> str:
-        port = MLFLOW_PORT if service == "mlflow" else SERVING_PORT
+        """A published URL on this machine; the ports are the stack's own (MLFLOW_PORT / SERVING_PORT)."""
+        if service == "mlflow":
+            port = self.env.get("MLFLOW_PORT", str(MLFLOW_PORT))
+        else:
+            port = self.env.get("SERVING_PORT", str(SERVING_PORT))
         return f"http://127.0.0.1:{port}{path}"
+
+    def compose_argv(self, *args: str, prod: bool = False) -> list[str]:
+        """`docker compose ARGS` on this stack's project and files (the prod file alone with prod=True)."""
+        files = ["docker-compose.yml"] if prod else ["docker-compose.yml", "docker-compose.dev.yml"]
+        argv = ["docker", "compose", "-p", self.env["COMPOSE_PROJECT_NAME"]]
+        return [*argv, *(arg for name in files for arg in ("-f", str(REPO / name))), *args]
+
+    def compose(self, *args: str, prod: bool = False, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        argv = self.compose_argv(*args, prod=prod)
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"docker compose {' '.join(args)} exited {done.returncode}\n{done.stderr}")
+        return done
 
 
 def get_json(url: str, timeout: float = 10) -> Any:
@@ -99,6 +116,31 @@ def stack(stack_env: dict[str, str]) -> Iterator[Stack]:
 
 
 running_stack_output: list[str] = []
+
+
+# The prod images, built once for the session under their own tag (the build neither moves `latest`
+# nor touches the dev stack): tests/docker/test_prod_images.py and test_prod_serving.py share them.
+PROD_TAG = "prod-test"
+PROD_SERVICES = ["serving", "training", "mlflow"]
+
+
+def git_revision() -> str:
+    """What devtools labels the images with: the short commit, or the Dockerfiles' default outside git."""
+    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
+
+
+@pytest.fixture(scope="session")
+def prod_images() -> Iterator[str]:
+    """Builds the prod images; yields the revision they were built from (read first: HEAD may move later)."""
+    revision = git_revision()
+    builder = Stack({**os.environ, "COMPOSE_PROJECT_NAME": "mlstack-prodimg"})
+    # A cold build installs every dependency (torch included); warm, it only relabels.
+    builder.devtools("build", "--target", "prod", "--tag", PROD_TAG, *PROD_SERVICES, timeout=3600)
+    yield revision
+    # Only the tags this session made; the layers stay shared with the other tags.
+    names = [f"mlstack/{name}:{PROD_TAG}" for name in ["base", *PROD_SERVICES]]
+    subprocess.run(["docker", "image", "rm", *names], capture_output=True, check=False)
 
 
 def free_port() -> int:

@@ -7,16 +7,13 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stack_harness import REPO, Stack, wait_for
+from stack_harness import PROD_SERVICES, PROD_TAG, wait_for
 
-# Its own tag and Compose project: the build neither moves `latest` nor touches the test stack.
-TAG = "prod-test"
-PROJECT = "mlstack-prodimg"
-SERVICES = ["serving", "training", "mlflow"]
+TAG = PROD_TAG
+SERVICES = PROD_SERVICES
 
 # What each image needs writable besides its declared VOLUME (docker run creates an anonymous volume
 # for it): a tmpfs at /tmp, its HOME and tempfile's directory. Documented in each Dockerfile's prod stage.
@@ -54,24 +51,6 @@ def image(service: str) -> str:
 def inspect(service: str) -> dict[str, Any]:
     found: list[dict[str, Any]] = json.loads(docker("image", "inspect", image(service)).stdout)
     return found[0]
-
-
-def expected_revision() -> str:
-    """What devtools labels the images with: the short commit, or the Dockerfiles' default outside git."""
-    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
-
-
-@pytest.fixture(scope="module")
-def prod_images() -> Iterator[str]:
-    """Builds the prod images; yields the revision they were built from (read first: HEAD may move later)."""
-    revision = expected_revision()
-    builder = Stack({**os.environ, "COMPOSE_PROJECT_NAME": PROJECT})
-    # A cold build installs every dependency (torch included); warm, it only relabels.
-    builder.devtools("build", "--target", "prod", "--tag", TAG, *SERVICES, timeout=3600)
-    yield revision
-    # Only the tags this module made; the layers stay shared with the other tags.
-    docker("image", "rm", *(f"mlstack/{name}:{TAG}" for name in ["base", *SERVICES]), check=False)
 
 
 def run_read_only(service: str, name: str, *args: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,21 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from serving_load import ROWS, LoadClient, post
 from stack_harness import PROJECT, REPO, Stack, get_json, wait_for
 
 MODEL = "digits-classifier"
 ALIAS = "champion"
-ROWS = [[float((i * 7 + j) % 17) for j in range(64)] for i in range(5)]
-
-
-def post(url: str, body: Any, content_type: str = "application/json", timeout: float = 30) -> tuple[int, Any, Any]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read()), response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace"), error.headers
 
 
 def compose(*args: str) -> None:
@@ -123,52 +112,11 @@ def test_malformed_bodies_are_4xx_with_a_message_never_5xx(
     assert answer
 
 
-class LoadClient:
-    """Sends /predict continuously from a few threads and records every outcome."""
-
-    def __init__(self, stack: Stack, threads: int = 4) -> None:
-        self.url = stack.url("serving", "/predict")
-        self.threads = threads
-        self.results: list[tuple[float, int, str | None, str | None]] = []  # (time, status, version, error)
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status, body, headers = post(self.url, {"inputs": ROWS}, timeout=10)
-                version = body.get("model_version") if isinstance(body, dict) else None
-                problem = None if status == 200 else str(body)[:200]
-                if status == 200 and headers["X-Model-Version"] != version:
-                    # Header and body come from the one model reference a request takes: never two versions.
-                    problem = f"X-Model-Version {headers['X-Model-Version']!r} but model_version {version!r}"
-                outcome = (time.monotonic(), status, version, problem)
-            except Exception as error:  # connection errors count as failed requests
-                outcome = (time.monotonic(), 0, None, repr(error))
-            with self._lock:
-                self.results.append(outcome)
-
-    def __enter__(self) -> LoadClient:
-        self._workers = [threading.Thread(target=self._loop, daemon=True) for _ in range(self.threads)]
-        for worker in self._workers:
-            worker.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(timeout=15)
-
-    def failures(self) -> list[tuple[float, int, str | None, str | None]]:
-        return [result for result in self.results if result[1] != 200 or result[3] is not None]
-
-
 def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
     poll_s, load_budget_s = 2.0, 30.0
     versions_seen: list[str] = [served_version(serving)]
     swap_delays = []
-    with LoadClient(serving) as load:
+    with LoadClient(serving.url("serving", "/predict")) as load:
         for _ in range(2):
             before = alias_version(serving)
             assert served_version(serving) == before  # the fixture's (or the previous round's) swap is done
@@ -177,8 +125,8 @@ def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
             # --promote always moves the alias to the version training just registered: a different one.
             assert new != before, f"the alias stayed on version {before} after `train --promote always`"
             versions_seen.append(new)
-            wait_for(lambda new=new: any(v == new for _, _, v, _ in load.results[-8:]), timeout=poll_s + load_budget_s)
-            first = min(t for t, status, v, _ in load.results if v == new and status == 200)
+            wait_for(lambda new=new: any(r.version == new for r in load.results[-8:]), timeout=poll_s + load_budget_s)
+            first = min(r.ended for r in load.results if r.version == new and r.status == 200)
             swap_delays.append(first - moved_at)
             # Swapped for good: /model and a new request (its header and its body) name the new version.
             assert served_version(serving) == new
@@ -188,7 +136,7 @@ def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
     assert load.failures() == []
     assert len(load.results) > 20
     # Every answer came whole from one of the versions the alias held: no mix, no stranger.
-    assert {v for _, _, v, _ in load.results} <= set(versions_seen)
+    assert {r.version for r in load.results} <= set(versions_seen)
     assert all(delay < poll_s + load_budget_s for delay in swap_delays), swap_delays
 
 
@@ -223,14 +171,14 @@ def test_broken_version_keeps_the_old_model_serving(serving: Stack) -> None:
     good = served_version(serving)
     broken = _register_broken_version(serving)
     try:
-        with LoadClient(serving, threads=2) as load:
+        with LoadClient(serving.url("serving", "/predict"), threads=2) as load:
             info = wait_for(
                 lambda: (i := get_json(serving.url("serving", "/model")))["last_swap_error"] and i, timeout=30
             )
         assert info["version"] == good
         assert info["last_swap_error_version"] == broken
         assert f"version {broken}" in info["last_swap_error"]
-        assert load.failures() == [] and {v for _, _, v, _ in load.results} == {good}
+        assert load.failures() == [] and {r.version for r in load.results} == {good}
         metrics = urllib.request.urlopen(serving.url("serving", "/metrics"), timeout=10).read().decode()
         failures = [line for line in metrics.splitlines() if line.startswith("serving_model_swap_failures_total ")]
         assert failures and float(failures[0].split()[1]) >= 1
@@ -242,7 +190,7 @@ def test_mlflow_outage_keeps_serving_and_swaps_resume(serving: Stack) -> None:
     before = served_version(serving)
     compose("stop", "mlflow")
     try:
-        with LoadClient(serving, threads=2) as load:
+        with LoadClient(serving.url("serving", "/predict"), threads=2) as load:
             time.sleep(6)  # several poll intervals without MLflow
         assert load.failures() == [] and len(load.results) > 5
         assert get_json(serving.url("serving", "/ready"))["status"] == "ready"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from devtools.deploy import validate
+from devtools.deploy import envfile, validate
 from devtools.deploy.arch import Arch
 from devtools.deploy.documents import Document
 from devtools.deploy.ecs import image_reference
@@ -20,6 +22,7 @@ from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
+README = Path(__file__).resolve().parents[2] / "deploy" / "README.md"
 REQUIRED_OPERATIONS = {
     ("ecs", "RegisterTaskDefinition"),
     ("ecs", "CreateService"),
@@ -201,14 +204,108 @@ def test_placeholders_are_listed() -> None:
         ecs_config(),
         registry="r.example",
         region="eu-west-1",
-        execution_role_arn="arn:aws:iam::1:role/exec",
-        task_role_arns=["arn:aws:iam::1:role/app"],
+        execution_role_arn="arn:aws:iam::123456789012:role/exec",
+        task_role_arns=["arn:aws:iam::123456789012:role/app"],
         subnets=["subnet-1"],
         security_groups=["sg-1"],
         vpc_id="vpc-1",
-        target_group_arns=["mlflow=arn:tg/m", "serving=arn:tg/s"],
+        target_group_arns=[
+            "mlflow=arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/m/0123456789abcdef",
+            "serving=arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/0123456789abcdef",
+        ],
     ).placeholders()
     assert filled == ["<account-id>", "<artifact-bucket>", "<mlflow-host>", "<region>"]  # from the Compose file
+
+
+# --- deploy/README.md's example env file ---------------------------------------------------------------
+
+# Any ARN, concrete: a partition, a service, an optional region and account, a resource; no whitespace, no '#'.
+WELL_FORMED_ARN = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):[a-z0-9-]+:([a-z]{2}(-[a-z]+)+-[0-9]+)?:([0-9]{12})?:[^\s#]+"
+)
+_EXAMPLE_ENV_FILE = re.compile(r"example `deploy/prod\.env`.*?```[a-z]*\n(.*?)```", re.DOTALL)
+
+
+def readme_env_file() -> str:
+    """The fenced block after the README's example `deploy/prod.env`."""
+    match = _EXAMPLE_ENV_FILE.search(README.read_text())
+    assert match, "deploy/README.md: no fenced block after its example `deploy/prod.env`"
+    return match.group(1)
+
+
+def render_with_env_file(path: Path) -> Rendered:
+    """As `devtools deploy render ecs --env-file PATH`, with the recorded x-ecs config; the process
+    environment left out, so only the file speaks."""
+    file = envfile.read(path)
+    raw = ecs_config()
+    # Compose interpolates ${DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN} into x-ecs.secrets; the config
+    # was recorded with it unset, so put the file's value where Compose would.
+    secret_arn = file.values["DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN"]
+    raw["services"]["mlflow"]["x-ecs"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
+    return render(ComposeConfig(raw), resolve(Options(), {}, project="mlstack", tag="abc1234", env_file=file))
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def test_the_readme_example_env_file_renders_well_formed_arns(tmp_path: Path) -> None:
+    path = tmp_path / "prod.env"
+    path.write_text(readme_env_file())
+    rendered = render_with_env_file(path)
+    found = [text for document in rendered.documents for text in strings(document.params) if "arn:" in text]
+    assert found
+    for text in found:
+        assert WELL_FORMED_ARN.fullmatch(text), f"not a well-formed ARN: {text!r}"
+    # Every ARN the file gives reaches a document, and nothing else does.
+    given = {value for value in envfile.read(path).values.values() if value.startswith("arn:")}
+    assert set(found) == given
+    role = "arn:aws:iam::123456789012:role"
+    assert doc(rendered, "mlflow.task-definition.json")["taskRoleArn"] == f"{role}/mlstack-mlflow"
+    assert doc(rendered, "serving.task-definition.json")["taskRoleArn"] == f"{role}/mlstack-app"  # no comment
+    assert not {p for p in rendered.placeholders() if "arn" in p}
+
+
+def _break_account(arn: str) -> str:
+    return arn.replace(":123456789012:", ":12345678901:", 1)
+
+
+def _drop_target_group_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "breaking"),
+    [
+        ("DEVTOOLS_ECS_TASK_ROLE_ARN", _break_account),
+        ("DEVTOOLS_ECS_EXECUTION_ROLE_ARN", _break_account),
+        ("DEVTOOLS_ECS_TARGET_GROUP_ARN_SERVING", _drop_target_group_id),
+    ],
+)
+def test_the_readme_example_with_one_arn_broken_fails_naming_file_and_line(
+    tmp_path: Path, key: str, breaking: Callable[[str], str]
+) -> None:
+    lines = readme_env_file().splitlines(keepends=True)
+    number = next(n for n, line in enumerate(lines, start=1) if line.startswith(f"{key}="))
+    name, _, rest = lines[number - 1].partition("=")
+    value = rest.split()[0]  # the ARN, without the line's inline comment
+    broken = breaking(value)
+    assert broken != value
+    lines[number - 1] = f"{name}={rest.replace(value, broken, 1)}"
+    path = tmp_path / "prod.env"
+    path.write_text("".join(lines))
+    with pytest.raises(DevtoolsError) as caught:
+        render_with_env_file(path)
+    assert caught.value.code is ExitCode.USAGE
+    assert caught.value.message.startswith(f"{path}:{number}: {key} '{broken}' is not an ")
+    assert "\n" not in caught.value.message
 
 
 # --- broken Compose files: one clear line, naming the service and the key -------------------------------

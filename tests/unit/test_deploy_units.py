@@ -1,16 +1,19 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, settings."""
+"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import fields
 
 import pytest
 
-from devtools.deploy import fargate, units
+from devtools.deploy import arns, fargate, units
 from devtools.deploy.arch import Arch
 from devtools.deploy.secrets import is_secret_reference, secret_reason
-from devtools.deploy.settings import Options, read_env_file, resolve
+from devtools.deploy.settings import ARN_SETTINGS, Options, resolve
 from devtools.errors import DevtoolsError, ExitCode
+
+ROLE = "arn:aws:iam::123456789012:role"
+TARGET_GROUP = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup"
 
 
 @pytest.mark.parametrize(
@@ -131,17 +134,17 @@ def test_settings_options_win_over_environment_and_placeholders_fill_the_rest() 
 
 
 def test_task_roles_per_service() -> None:
-    env = {"DEVTOOLS_ECS_TASK_ROLE_ARN_MLFLOW": "arn:aws:iam::1:role/mlflow"}
+    env = {"DEVTOOLS_ECS_TASK_ROLE_ARN_MLFLOW": f"{ROLE}/mlflow"}
     settings = resolve(
-        Options(task_role_arns=["arn:aws:iam::1:role/default", "serving=arn:aws:iam::1:role/serving"]),
+        Options(task_role_arns=[f"{ROLE}/default", f"serving={ROLE}/serving"]),
         env,
         project="mlstack",
         tag="t",
     )
-    assert settings.task_role_arn("serving", None) == "arn:aws:iam::1:role/serving"
-    assert settings.task_role_arn("mlflow", None) == "arn:aws:iam::1:role/mlflow"
-    assert settings.task_role_arn("training", None) == "arn:aws:iam::1:role/default"
-    assert settings.task_role_arn("seed", "arn:aws:iam::1:role/from-x-ecs") == "arn:aws:iam::1:role/from-x-ecs"
+    assert settings.task_role_arn("serving", None) == f"{ROLE}/serving"
+    assert settings.task_role_arn("mlflow", None) == f"{ROLE}/mlflow"
+    assert settings.task_role_arn("training", None) == f"{ROLE}/default"
+    assert settings.task_role_arn("seed", f"{ROLE}/from-x-ecs") == f"{ROLE}/from-x-ecs"
 
 
 @pytest.mark.parametrize(
@@ -159,14 +162,126 @@ def test_bad_options_are_usage_errors(options: Options) -> None:
     assert caught.value.code is ExitCode.USAGE
 
 
-def test_env_file(tmp_path: Path) -> None:
-    path = tmp_path / "prod.env"
-    path.write_text(
-        "# comment\n\nexport DEVTOOLS_ECS_REGISTRY=r.example\nDEVTOOLS_ECS_REGION = 'eu-west-1'\nA=\"b c\"\n"
+# --- ARN shapes: one table, setting -> the ARN it takes ---------------------------------------------------
+
+
+def test_every_arn_valued_option_is_in_the_table() -> None:
+    arn_options = {field.name.removesuffix("s").replace("_", "-") for field in fields(Options) if "arn" in field.name}
+    assert arn_options == set(ARN_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (f"{ROLE}/mlstack-app", True),
+        ("arn:aws-cn:iam::123456789012:role/service-role/mlstack+ecs=exec,1.@_-", True),
+        ("arn:aws-us-gov:iam::123456789012:role/a/b/c", True),
+        ("arn:aws:iam::<account-id>:role/mlstack-app", True),  # a field left open, as the Compose file does
+        (f"{ROLE}/" + "r" * 64, True),
+        (f"{ROLE}/" + "r" * 65, False),  # role names are at most 64 characters
+        ("arn:aws:iam::12345678901:role/mlstack-app", False),  # an 11-digit account
+        (f"{ROLE}/mlstack-app            # no policies", False),  # the inline comment kept as a value
+        (f"{ROLE}/mlstack-app#x", False),
+        (f"{ROLE}/", False),
+        ("arn:aws:iam::123456789012:user/mlstack-app", False),
+        ("arn:aws:iam:eu-west-1:123456789012:role/mlstack-app", False),  # IAM ARNs have no region
+        ("arn:aws-iso:iam::123456789012:role/mlstack-app", False),
+        ("arn:aws:sts::123456789012:assumed-role/mlstack-app/session", False),
+        (f" {ROLE}/mlstack-app", False),
+    ],
+)
+def test_iam_role_arn_shape(value: str, ok: bool) -> None:
+    assert arns.IAM_ROLE.matches(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (f"{TARGET_GROUP}/mlstack-serving/0123456789abcdef", True),
+        ("arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:targetgroup/a/0123456789abcdef", True),
+        ("arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:targetgroup/T1/fedcba9876543210", True),
+        ("arn:aws:elasticloadbalancing:<region>:<account-id>:targetgroup/a/0123456789abcdef", True),
+        (f"{TARGET_GROUP}/mlstack-serving", False),  # no ID
+        (f"{TARGET_GROUP}/mlstack-serving/", False),
+        (f"{TARGET_GROUP}/mlstack-serving/0123", False),
+        (f"{TARGET_GROUP}/mlstack-serving/0123456789ABCDEG", False),
+        (f"{TARGET_GROUP}/-serving/0123456789abcdef", False),
+        (f"{TARGET_GROUP}/{'n' * 33}/0123456789abcdef", False),  # names are at most 32 characters
+        (f"{TARGET_GROUP}/mlstack-serving/0123456789abcdef # serving", False),
+        ("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/0123456789abcdef", False),
+        ("arn:aws:elasticloadbalancing::123456789012:targetgroup/x/0123456789abcdef", False),
+        ("arn:aws:elasticloadbalancing:eu-west-1:1234:targetgroup/x/0123456789abcdef", False),
+        (f"{ROLE}/mlstack-app", False),
+    ],
+)
+def test_target_group_arn_shape(value: str, ok: bool) -> None:
+    assert arns.TARGET_GROUP.matches(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        (
+            Options(execution_role_arn="arn:aws:iam::12345678901:role/exec"),
+            {},
+            "--execution-role-arn 'arn:aws:iam::12345678901:role/exec' is not an IAM role ARN, "
+            "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME (PARTITION aws, aws-cn or aws-us-gov; ACCOUNT 12 digits)",
+        ),
+        (
+            Options(task_role_arns=["serving=arn:aws:iam::123456789012:role/x y"]),
+            {},
+            "--task-role-arn 'arn:aws:iam::123456789012:role/x y' is not an IAM role ARN",
+        ),
+        (
+            Options(target_group_arns=[f"serving={TARGET_GROUP}/s"]),
+            {},
+            f"--target-group-arn '{TARGET_GROUP}/s' is not an ELBv2 target group ARN, "
+            "arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID (PARTITION aws, aws-cn or "
+            "aws-us-gov; ACCOUNT 12 digits; ID 16 hex digits)",
+        ),
+        (
+            Options(),
+            {"DEVTOOLS_ECS_TASK_ROLE_ARN": "role/app"},
+            "environment variable DEVTOOLS_ECS_TASK_ROLE_ARN 'role/app' is not an IAM role ARN",
+        ),
+        (
+            Options(),
+            {"DEVTOOLS_ECS_TASK_ROLE_ARN_SERVING": f"{ROLE}/serving # the app"},
+            f"environment variable DEVTOOLS_ECS_TASK_ROLE_ARN_SERVING '{ROLE}/serving # the app'",
+        ),
+        (
+            Options(),
+            {"DEVTOOLS_ECS_TARGET_GROUP_ARN_MLFLOW": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:x"},
+            "environment variable DEVTOOLS_ECS_TARGET_GROUP_ARN_MLFLOW",
+        ),
+    ],
+)
+def test_a_malformed_arn_setting_is_a_usage_error_naming_it(
+    options: Options, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(DevtoolsError) as caught:
+        resolve(options, env, project="mlstack", tag="t")
+    assert caught.value.code is ExitCode.USAGE
+    assert caught.value.message.startswith(message)
+    assert "\n" not in caught.value.message
+
+
+def test_placeholders_stay_allowed_for_arn_settings() -> None:
+    env = {"DEVTOOLS_ECS_EXECUTION_ROLE_ARN": "<execution-role-arn>", "DEVTOOLS_ECS_TASK_ROLE_ARN": "<app-role>"}
+    settings = resolve(Options(), env, project="mlstack", tag="t")
+    assert settings.execution_role_arn == "<execution-role-arn>"
+    assert settings.task_role_arn("serving", None) == "<app-role>"
+    assert settings.target_group_arn("serving") == "<target-group-arn:serving>"
+
+
+def test_a_malformed_x_ecs_task_role_fails_like_any_compose_problem() -> None:
+    settings = resolve(Options(), {}, project="mlstack", tag="t")
+    assert (
+        settings.task_role_arn("seed", "arn:aws:iam::<account-id>:role/seed") == "arn:aws:iam::<account-id>:role/seed"
     )
-    assert read_env_file(path) == {"DEVTOOLS_ECS_REGISTRY": "r.example", "DEVTOOLS_ECS_REGION": "eu-west-1", "A": "b c"}
-    path.write_text("not a pair\n")
-    with pytest.raises(DevtoolsError, match=r"prod.env:1: expected KEY=VALUE"):
-        read_env_file(path)
-    with pytest.raises(DevtoolsError, match="cannot read --env-file"):
-        read_env_file(tmp_path / "missing.env")
+    with pytest.raises(DevtoolsError) as caught:
+        settings.task_role_arn("seed", "arn:aws:iam::123:role/seed")
+    assert caught.value.code is ExitCode.FAILURE
+    assert caught.value.message.startswith(
+        "seed: x-ecs.task-role-arn 'arn:aws:iam::123:role/seed' is not an IAM role ARN"
+    )

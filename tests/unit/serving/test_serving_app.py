@@ -102,3 +102,36 @@ def test_metrics_count_requests_and_show_the_version(client: TestClient) -> None
     text = client.get("/metrics").text
     assert 'serving_requests_total{endpoint="/predict",status="200"}' in text
     assert "serving_request_seconds_bucket" in text
+
+
+def _count(text: str, endpoint: str, status: str) -> float:
+    prefix = f'serving_requests_total{{endpoint="{endpoint}",status="{status}"}} '
+    return sum(float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_metric_labels_are_route_templates_not_raw_paths(client: TestClient) -> None:
+    """Any URL a client sends must not create a time series: unknown paths share one label."""
+    before = client.get("/metrics").text
+    for path in ("/nope", "/nope/1", "/predict/../../etc/passwd", "/a?b=c"):
+        assert client.get(path).status_code == 404
+    text = client.get("/metrics").text
+    assert _count(text, "unmatched", "404") - _count(before, "unmatched", "404") == 4
+    assert "/nope" not in text and "passwd" not in text
+    client.post("/predict", json={"inputs": ROWS})
+    assert _count(client.get("/metrics").text, "/predict", "200") >= 1
+
+
+def test_the_last_log_line_at_shutdown_counts_what_was_answered(
+    tmp_path: Path, row_sum_model, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """The totals a stopped server leaves behind (its /metrics is gone with it): per route and status."""
+    app = create_app(_settings(tmp_path), watch=False)
+    app.state.slot.swap(LoadedModel("demo", "3", "champion", "run-3", row_sum_model, row_sum_model.input_example))
+    before = _count(TestClient(app).get("/metrics").text, "/predict", "200")  # the registry is per process
+    with caplog.at_level("INFO", logger="serving"), TestClient(app) as client:
+        for _ in range(3):
+            assert client.post("/predict", json={"inputs": ROWS}).status_code == 200
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("serving stopped:")]
+    stopped = json.loads(line.removeprefix("serving stopped:"))
+    assert stopped["in_progress"] == 0
+    assert stopped["requests"]["/predict"]["200"] == before + 3

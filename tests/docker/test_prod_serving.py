@@ -1,0 +1,147 @@
+"""The production stack (`devtools up --prod`: the images ECS runs, docker-compose.yml alone) behaves as
+one server per container: one alias decision for the whole container, /metrics that counts every
+request, labels that are route templates, and a SIGTERM under load that loses no in-flight request."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from serving_load import LoadClient
+from stack_harness import PROD_TAG, Stack, free_port, get_json, wait_for
+
+PROJECT = "mlstack-prodserve"
+MODEL, ALIAS = "digits-classifier", "champion"
+IN_NETWORK_LOAD = Path(__file__).with_name("in_network_load.py")
+STOPPED = "serving stopped:"  # serving's last log line (services/serving/metrics.py log_totals)
+
+
+@pytest.fixture(scope="module")
+def prod(prod_images: str) -> Iterator[Stack]:
+    """The prod stack on its own project and ports, seeded by its own seed job, polling the alias fast."""
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "DEVTOOLS_TAG": PROD_TAG,
+        "MLFLOW_PORT": str(free_port()),
+        "SERVING_PORT": str(free_port()),
+        "MODEL_POLL_INTERVAL_S": "0.5",
+    }
+    stack = Stack(env)
+    stack.devtools("down", "--prod", "-v", check=False)
+    stack.devtools("up", "--prod", "--no-build", "--wait-timeout", "600")
+    yield stack
+    stack.devtools("down", "--prod", "-v", check=False)
+
+
+def alias_version(stack: Stack) -> str:
+    url = stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias={ALIAS}")
+    return str(get_json(url)["model_version"]["version"])
+
+
+def train_new_champion(stack: Stack) -> str:
+    """A new version under the alias, trained by the prod training image in the stack."""
+    before = alias_version(stack)
+    job = ["exec", "-T", "training", "python", "-m", "training", "train", "--epochs", "1", "--promote", "always"]
+    stack.compose(*job, prod=True, timeout=600)
+    new = alias_version(stack)
+    assert new != before, f"the alias stayed on version {before} after `train --promote always`"
+    return new
+
+
+def requests_counted(stack: Stack, endpoint: str) -> float:
+    """serving_requests_total for one route template, summed over status codes."""
+    text = urllib.request.urlopen(stack.url("serving", "/metrics"), timeout=10).read().decode()
+    pattern = re.compile(rf'^serving_requests_total\{{endpoint="{re.escape(endpoint)}",status="\d+"\}} (\S+)$', re.M)
+    return sum(float(value) for value in pattern.findall(text))
+
+
+def test_the_prod_image_runs_one_server_process(prod: Stack) -> None:
+    """One uvicorn process: no worker processes beside PID 1, each with its own model and registry."""
+    processes = prod.compose("top", "serving", prod=True).stdout
+    servers = [line for line in processes.splitlines() if "python -m serving" in line]
+    # uvicorn's workers are multiprocessing children: `python -c from multiprocessing.spawn import ...`.
+    workers = [line for line in processes.splitlines() if "multiprocessing" in line]
+    assert len(servers) == 1 and workers == [], processes
+    assert get_json(prod.url("serving", "/model"))["version"] == alias_version(prod)
+
+
+def test_swap_under_load_is_one_decision_and_metrics_count_every_request(prod: Stack) -> None:
+    endpoint = "/invocations"
+    counted_before = requests_counted(prod, endpoint)
+    swaps = []
+    with LoadClient(prod.url("serving", endpoint), threads=4) as load:
+        for _ in range(2):
+            old = get_json(prod.url("serving", "/model"))["version"]
+            new = train_new_champion(prod)
+            wait_for(lambda new=new: any(r.version == new for r in load.results[-8:]), timeout=30)
+            swaps.append((old, new))
+    assert load.failures() == [], load.failures()[:5]
+    assert len(load.results) > 50
+    for old, new in swaps:
+        first_new = min(r.ended for r in load.results if r.version == new)
+        # A request sent after a client has seen version N+1 is never answered by N: one decision per
+        # container, not one per worker (with two workers, hundreds of old answers followed).
+        stale = [r for r in load.results if r.version == old and r.started > first_new]
+        assert stale == [], f"{len(stale)} answers from v{old} after the first from v{new}"
+    assert {r.version for r in load.results} <= {version for swap in swaps for version in swap}
+    # Every request the client sent, and no other, under the route's template.
+    assert requests_counted(prod, endpoint) - counted_before == len(load.results)
+
+
+def test_unknown_paths_share_one_label(prod: Stack) -> None:
+    for path in ("/no-such-route", "/no-such-route/123"):
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(prod.url("serving", path), timeout=10)
+        assert answer.value.code == 404
+    text = urllib.request.urlopen(prod.url("serving", "/metrics"), timeout=10).read().decode()
+    assert "no-such-route" not in text
+    assert 'serving_requests_total{endpoint="unmatched",status="404"}' in text
+
+
+def test_sigterm_under_load_loses_no_in_flight_request(prod: Stack) -> None:
+    """SIGTERM (what ECS and `docker stop` send) while requests are in flight: uvicorn stops accepting and
+    answers every request it had accepted before it exits. The load runs inside the Compose network
+    (in_network_load.py says why); this test runs last, and leaves serving stopped.
+
+    In flight means seen by the server: the server's own count at exit (its last log line) is compared
+    with what the client received. A connection the kernel queued but the server never took (the
+    listener closes at SIGTERM) is reset: no request of it reached the server, and on ECS none arrives,
+    since the load balancer deregisters a task before ECS stops it."""
+    endpoint = "/invocations"
+    container = prod.compose("ps", "-q", "serving", prod=True).stdout.strip()
+    answered_before = requests_counted(prod, endpoint)
+    argv = prod.compose_argv(
+        "exec", "-T", "training", "python", "-", "http://serving:8080/invocations", "8", "6", prod=True
+    )
+    with IN_NETWORK_LOAD.open() as script:
+        client = subprocess.Popen(argv, env=prod.env, stdin=script, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # the load is running: requests are in flight at every moment
+        subprocess.run(["docker", "kill", "--signal", "TERM", container], check=True, capture_output=True)
+        waited = subprocess.run(["docker", "wait", container], capture_output=True, text=True, timeout=30)
+        output, _ = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert waited.stdout.strip() == "0", f"serving exited {waited.stdout.strip()} after SIGTERM (not graceful)"
+    counts = json.loads(output.strip().splitlines()[-1])["counts"]
+    assert counts.get("ok", 0) > 20 and counts.get("not accepted", 0) > 0, counts  # the stop came mid-load
+    logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True).stderr
+    last_word = [line.split(STOPPED, 1)[1] for line in logs.splitlines() if STOPPED in line]
+    assert last_word, f"serving did not log its totals at exit:\n{logs[-2000:]}"
+    stopped = json.loads(last_word[-1])
+    assert stopped["in_progress"] == 0
+    served = stopped["requests"][endpoint]
+    assert set(served) == {"200"}, served  # every request the server saw was answered 200
+    # Every request the server answered during the load reached the client: none lost in flight.
+    assert served["200"] - answered_before == counts["ok"], (served, answered_before, counts)
+    errors = {outcome: n for outcome, n in counts.items() if outcome not in ("ok", "not accepted")}
+    assert all(outcome.startswith("lost: ConnectionResetError") for outcome in errors), errors
