@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import yaml
 
 from devtools.deploy import envfile, validate
 from devtools.deploy.arch import Arch
-from devtools.deploy.documents import Document
+from devtools.deploy.documents import Document, strings
 from devtools.deploy.ecs import image_reference
 from devtools.deploy.render import Rendered, render
 from devtools.deploy.settings import Options, Settings, resolve
@@ -243,17 +243,6 @@ def render_with_env_file(path: Path) -> Rendered:
     secret_arn = file.values["DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN"]
     raw["services"]["mlflow"]["x-ecs"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
     return render(ComposeConfig(raw), resolve(Options(), {}, project="mlstack", tag="abc1234", env_file=file))
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def test_the_readme_example_env_file_renders_well_formed_arns(tmp_path: Path) -> None:
