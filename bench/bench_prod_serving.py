@@ -9,7 +9,6 @@ starts its own MLflow + seed on the bench project's ports, removed at the end.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 # The same client and parsing as the dev benchmark (bench/ is on sys.path: it holds the script run).
-from bench_serving import wait_ready, wrk, wrk_inputs
+from bench_serving import seeded_bench_stack, wait_ready, wrk, wrk_inputs
 
 PROJECT = "mlstack-bench"
 NETWORK = f"{PROJECT}_default"
@@ -61,10 +60,7 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("bench_prod_serving: wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
-    devtools = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
-    env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": "28080"}
-    subprocess.run([devtools, "up", "mlflow", "training"], env=env, check=True, capture_output=True)
-    subprocess.run([devtools, "seed"], env=env, check=True, capture_output=True)
+    devtools, env = seeded_bench_stack()
     body_file, script = wrk_inputs(Path(tempfile.mkdtemp(prefix="bench-prod-serving-")), ROWS)
     names = {label: f"bench-prod-serving-{i}" for i, label in enumerate(CANDIDATES)}
     results: dict[str, dict[str, float]] = {}

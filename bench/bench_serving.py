@@ -67,15 +67,21 @@ def wrk_inputs(work: Path, rows: list[list[float]]) -> tuple[Path, Path]:
     return body_file, script
 
 
-def main() -> int:
-    if not shutil.which("wrk"):
-        print("bench_serving: wrk not found (apt-get install wrk)", file=sys.stderr)
-        return 2
+def seeded_bench_stack() -> tuple[str, dict[str, str]]:
+    """The bench project's MLflow (port 25000) and training, seeded: (the devtools program, its env)."""
     devtools = shutil.which("devtools") or f"{sys.prefix}/bin/devtools"
     env = {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "MLFLOW_PORT": "25000", "SERVING_PORT": "28080"}
     # `devtools seed` returns once the alias is set (`up --wait` does not wait for one-shot jobs).
     subprocess.run([devtools, "up", "mlflow", "training"], env=env, check=True, capture_output=True)
     subprocess.run([devtools, "seed"], env=env, check=True, capture_output=True)
+    return devtools, env
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("bench_serving: wrk not found (apt-get install wrk)", file=sys.stderr)
+        return 2
+    devtools, env = seeded_bench_stack()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     body_file, script = wrk_inputs(work, ROWS)
     server_env = {
