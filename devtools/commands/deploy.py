@@ -18,6 +18,15 @@ app = typer.Typer(
     # Plain help, as the root app: rich formatting would import rich on every `--help`.
     rich_markup_mode=None,
 )
+# `--from DIR`: apply and run-local read the documents a render wrote, never render again.
+DocumentsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--from",
+        metavar="DIR",
+        help="Directory `deploy render ecs` wrote the documents to (default: build/ecs in the repo).",
+    ),
+]
 render_app = typer.Typer(
     help="Render deployment documents from the prod Compose file.", no_args_is_help=True, rich_markup_mode=None
 )
@@ -113,14 +122,7 @@ def ecs(
 
 @app.command("apply")
 def apply(
-    from_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--from",
-            metavar="DIR",
-            help="Directory `deploy render ecs` wrote the documents to (default: build/ecs in the repo).",
-        ),
-    ] = None,
+    from_dir: DocumentsDir = None,
     region: Annotated[
         str | None,
         typer.Option(
@@ -178,3 +180,79 @@ def apply(
         report=report,
     )
     print(outcome.summary(), flush=True)
+
+
+@app.command("run-local")
+def run_local(
+    from_dir: DocumentsDir = None,
+    secrets: Annotated[
+        Path | None,
+        typer.Option(
+            "--secrets",
+            metavar="FILE",
+            help="NAME=VALUE file with the secrets' values (default: deploy/local-secrets.env in the repo).",
+        ),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            metavar="NAME[=COMMAND]",
+            help="One-off task to run once the services are healthy; =COMMAND replaces its command, as "
+            "run-task's override does ('seed=seed --force'). Repeatable; default: seed, when the documents "
+            "have it; --task '' runs none.",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="REGION", help="Region the stand-ins answer for (default: the documents')."),
+    ] = None,
+    wait_timeout: Annotated[
+        int,
+        typer.Option("--wait-timeout", metavar="SECONDS", min=1, help="How long each step may take to be healthy."),
+    ] = 600,
+    down: Annotated[
+        bool, typer.Option("--down", help="Stop and remove what run-local started (containers, task volumes).")
+    ] = False,
+) -> None:
+    """Run the rendered ECS task definitions on the local engine, as Fargate would, to healthy.
+
+    Same images, user, read-only root, task volumes (root-owned unless the image declares the path
+    as a VOLUME, as on Fargate), environment, capabilities, health checks, stop timeouts and task
+    size. Stand-ins only where AWS is named: secrets from --secrets, RDS as a PostgreSQL container,
+    the AWS APIs (S3 for MLflow's artifacts) as moto's server. The services start, the one-off
+    tasks run (seed), and each load-balanced service must pass its target group's check (serving's
+    /ready: a model is loaded). It runs as the Compose project `<project>-ecs-local`, beside the dev
+    stack; --down removes it.
+
+    Exit codes: 2 when the documents cannot be run here (missing, an image not built, a secret
+    without a value); 7 when a container does not get healthy or a task fails, with the container
+    and the reason. See deploy/README.md.
+    """
+    from devtools.deploy import render
+    from devtools.deploy import run_local as local
+    from devtools.stack.project import ComposeProject
+
+    project = ComposeProject.ecs_local()
+    if down:
+        removed = local.down(project)
+        print(f"{project.name}: removed" if removed else f"{project.name}: nothing to remove")
+        return
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    tasks = [spec for spec in (task if task is not None else [local.DEFAULT_TASK]) if spec.strip()]
+    started = local.run(
+        from_dir if from_dir is not None else project.root / render.DEFAULT_OUT,
+        project,
+        secrets_file=secrets if secrets is not None else project.root / local.DEFAULT_SECRETS,
+        tasks=tasks,
+        explicit_tasks=task is not None,
+        region=region,
+        wait_timeout_s=wait_timeout,
+        report=report,
+    )
+    for service in started:
+        print(f"{service.service}: healthy  {service.url or '(no port)'}")
+    print(f"{project.name}: every service healthy; remove it with `devtools deploy run-local --down`")

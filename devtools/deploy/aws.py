@@ -25,6 +25,7 @@ _IAM_PREFIX = {
     "elbv2": "elasticloadbalancing",
     "application-autoscaling": "application-autoscaling",
     "logs": "logs",
+    "s3": "s3",
 }
 # Error codes that mean "who you are may not do this", as opposed to "this request is wrong".
 _REFUSALS = frozenset(
@@ -66,11 +67,15 @@ def default_region() -> str | None:
 class Aws:
     """Clients for one region (and optionally one endpoint, for LocalStack or moto)."""
 
-    def __init__(self, *, region: str, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, *, region: str, endpoint_url: str | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
+        """`credentials` (key id, secret) replace boto3's chain: for a local stand-in, never for AWS."""
         self.region = region
         self.endpoint_url = endpoint_url
+        keys = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]} if credentials else {}
         try:
-            self._session = _module("boto3.session").Session(region_name=region)
+            self._session = _module("boto3.session").Session(region_name=region, **keys)
         except _errors() as exc:
             raise translate(exc, "reading the AWS configuration") from None
         self._clients: dict[str, Any] = {}
@@ -134,7 +139,7 @@ class Aws:
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
-            config = _module("botocore.config").Config(user_agent_extra="devtools-deploy-apply")
+            config = _module("botocore.config").Config(user_agent_extra="devtools-deploy")
             self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url, config=config)
         return self._clients[service]
 

@@ -4,7 +4,7 @@ workload: `<workload>.<kind>.json`, the names devtools.deploy.ecs gives them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +71,10 @@ def fillable(name: str, workload: Workload) -> bool:
     return workload.target_group is not None and service == workload.name and kind in fillable_kinds
 
 
-def read(directory: Path) -> Bundle:
+def read(directory: Path, *, can_fill: Callable[[str, Workload], bool] = fillable) -> Bundle:
     """Every `<workload>.<kind>.json` in `directory`, validated against botocore's models and free of
-    placeholders apply cannot fill; raises DevtoolsError (USAGE) before anything reaches AWS."""
+    placeholders the reader cannot fill (`can_fill`: apply's by default); raises DevtoolsError (USAGE)
+    before anything reaches AWS."""
     if not directory.is_dir():
         raise DevtoolsError(
             f"no ECS documents in {directory}: run `devtools deploy render ecs` first (or pass --from DIR)",
@@ -97,7 +98,7 @@ def read(directory: Path) -> Bundle:
         )
     workloads = [_workload(name, kinds) for name, kinds in sorted(by_workload.items())]
     bundle = Bundle(directory, documents, workloads)
-    _check_placeholders(bundle)
+    _check_placeholders(bundle, can_fill)
     try:
         validate.check(documents)
     except DevtoolsError as exc:  # hand-edited since the render: an input problem, found before any call
@@ -148,13 +149,13 @@ def _workload(name: str, kinds: dict[str, dict[str, Any]]) -> Workload:
     return workload
 
 
-def _check_placeholders(bundle: Bundle) -> None:
+def _check_placeholders(bundle: Bundle, can_fill: Callable[[str, Workload], bool]) -> None:
     left: dict[str, set[str]] = {}
     for workload in bundle.workloads:
         for kind, params in _documents_of(workload):
             for text in strings(params):
                 for name in PLACEHOLDER.findall(text):
-                    if not fillable(name, workload):
+                    if not can_fill(name, workload):
                         left.setdefault(name, set()).add(f"{workload.name}.{kind}.json")
     if left:
         names = " ".join(sorted(left))

@@ -32,8 +32,9 @@ class EnvFile:
         return f"{self.path}:{self.lines[key]}"
 
 
-def read(path: Path) -> EnvFile:
-    """The file's values; a missing file or a line python-dotenv cannot parse is a usage error."""
+def read(path: Path, option: str = "--env-file") -> EnvFile:
+    """The file's values; a missing file or a line python-dotenv cannot parse is a usage error
+    (`option` names the file in the message)."""
     # Imported here: every `devtools --help` imports the command modules, and it is benchmarked.
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
@@ -41,9 +42,9 @@ def read(path: Path) -> EnvFile:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DevtoolsError(f"cannot read --env-file {path}: {exc.strerror}", ExitCode.USAGE) from exc
+        raise DevtoolsError(f"cannot read {option} {path}: {exc.strerror}", ExitCode.USAGE) from exc
     except UnicodeDecodeError as exc:
-        raise DevtoolsError(f"cannot read --env-file {path}: not UTF-8 text ({exc.reason})", ExitCode.USAGE) from exc
+        raise DevtoolsError(f"cannot read {option} {path}: not UTF-8 text ({exc.reason})", ExitCode.USAGE) from exc
     lines: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
         line = _first_line(binding.original.string, binding.original.line)

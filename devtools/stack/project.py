@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 BASE_FILE = "docker-compose.yml"
 DEV_FILE = "docker-compose.dev.yml"
 GPU_FILE = "docker-compose.gpu.yml"
+# Written by `devtools deploy run-local` from the rendered task definitions (devtools/deploy/local_compose.py),
+# one per project name: build/<project>-ecs-local/docker-compose.yml.
+ECS_LOCAL_FILE = "docker-compose.yml"
+# Its one-off tasks (run-task definitions) are in this profile: they start only when run by name.
+ECS_LOCAL_TASK_PROFILE = "ecs-tasks"
 
 # Compose resolves the project name from -p, then COMPOSE_PROJECT_NAME, then `name:` in the file.
 # devtools always passes -p, so a devcontainer (which reads `name:`) and the CLI share containers,
@@ -39,6 +44,7 @@ FALLBACK_UID = 1000
 class Variant(str, Enum):
     DEV = "dev"  # production file + dev override: targets `dev`, source bind-mounted
     PROD = "prod"  # docker-compose.yml alone: targets `prod`, what ECS runs
+    ECS_LOCAL = "ecs-local"  # the rendered ECS task definitions, run locally as Fargate would
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -115,9 +121,17 @@ class ComposeProject:
     def prod(cls, root: Path | None = None) -> ComposeProject:
         return cls.load(Variant.PROD, root)
 
+    @classmethod
+    def ecs_local(cls, root: Path | None = None) -> ComposeProject:
+        """Its own project name (`<project>-ecs-local`), so it never touches the dev or prod stack."""
+        project = cls.load(Variant.ECS_LOCAL, root)
+        return replace(project, name=f"{project.name}-ecs-local", profiles=(ECS_LOCAL_TASK_PROFILE,))
+
     @property
     def files(self) -> tuple[Path, ...]:
         """The -f files, in the order Compose merges them."""
+        if self.variant is Variant.ECS_LOCAL:
+            return (self.root / "build" / self.name / ECS_LOCAL_FILE,)
         names = [BASE_FILE]
         if self.variant is Variant.DEV:
             names.append(DEV_FILE)

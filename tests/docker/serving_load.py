@@ -79,3 +79,9 @@ class LoadClient:
 
     def failures(self) -> list[Outcome]:
         return [result for result in self.results if result.status != 200 or result.problem is not None]
+
+    def stale_after(self, old: str, new: str) -> list[Outcome]:
+        """Answers from `old` to requests sent after a client had its first answer from `new`: a swap that
+        is one decision for the container has none (with two uvicorn workers, hundreds followed)."""
+        first_new = min(r.ended for r in self.results if r.version == new)
+        return [r for r in self.results if r.version == old and r.started > first_new]

@@ -87,10 +87,7 @@ def test_swap_under_load_is_one_decision_and_metrics_count_every_request(prod: S
     assert load.failures() == [], load.failures()[:5]
     assert len(load.results) > 50
     for old, new in swaps:
-        first_new = min(r.ended for r in load.results if r.version == new)
-        # A request sent after a client has seen version N+1 is never answered by N: one decision per
-        # container, not one per worker (with two workers, hundreds of old answers followed).
-        stale = [r for r in load.results if r.version == old and r.started > first_new]
+        stale = load.stale_after(old, new)
         assert stale == [], f"{len(stale)} answers from v{old} after the first from v{new}"
     assert {r.version for r in load.results} <= {version for swap in swaps for version in swap}
     # Every request the client sent, and no other, under the route's template.
