@@ -24,6 +24,7 @@ from devtools.commands import (
     logs,
     pipeline,
     ps,
+    release,
     seed,
     shell,
     train,
@@ -147,6 +148,7 @@ app.command("doctor")(doctor.doctor)
 app.command("gpu")(gpu.gpu)
 app.command("watch")(watch.watch)
 app.add_typer(deploy.app, name="deploy")
+app.command("release")(release.release)
 # Options after `train` belong to the training job, not to devtools.
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train.train)
 app.command("pipeline")(pipeline.pipeline)

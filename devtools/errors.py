@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     BUILD_FAILED = 6
     UNHEALTHY = 7  # a service did not become healthy in time, or exited
     NOT_RUNNING = 8  # the command needs a running service (shell)
+    REGISTRY = 9  # the image registry is unreachable, refused the login, or answered another digest
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

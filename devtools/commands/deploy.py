@@ -93,6 +93,14 @@ def ecs(
             help="KEY=VALUE file: DEVTOOLS_ECS_* settings and Compose interpolation values.",
         ),
     ] = None,
+    release: Annotated[
+        Path | None,
+        typer.Option(
+            "--release",
+            metavar="MANIFEST",
+            help="A `devtools release` manifest: every image named by digest (REGISTRY/repo@sha256:...).",
+        ),
+    ] = None,
 ) -> None:
     """ECS task definitions, services, target groups and autoscaling, validated offline (botocore).
 
@@ -114,7 +122,7 @@ def ecs(
         security_groups=security_group or [],
         vpc_id=vpc_id,
     )
-    result = render.run(options, out=out, env_file=env_file)
+    result = render.run(options, out=out, env_file=env_file, release=release)
     for path in result.written:
         print(render.display_path(path))
     print(result.summary)

@@ -51,7 +51,10 @@ def family(workload: Workload, settings: Settings) -> str:
 
 
 def image_reference(repository: str, settings: Settings) -> str:
-    """`<registry>/<repository>:<tag>`; --registry replaces a registry host already in the Compose image."""
+    """`<registry>/<repository>:<tag>`; --registry replaces a registry host already in the Compose image.
+    With a release (`--release`), the released reference by digest."""
+    if repository in settings.images:
+        return settings.images[repository]
     first, _, rest = repository.partition("/")
     has_host = bool(rest) and ("." in first or ":" in first or first == "localhost")
     if settings.registry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devtools.deploy import ecs, envfile, validate
@@ -11,6 +11,7 @@ from devtools.deploy.documents import Document, strings, write
 from devtools.deploy.settings import PLACEHOLDER, Options, Settings, resolve
 from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.release import manifest
 from devtools.revision import Revision
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
@@ -62,8 +63,15 @@ def git_revision(root: Path) -> str:
     return revision.tag
 
 
-def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:
+def run(options: Options, *, out: Path | None, env_file: Path | None, release: Path | None = None) -> Result:
     file_env = envfile.read(env_file) if env_file else None
+    released = manifest.read(release) if release is not None else None
+    if released is not None:
+        if options.registry:
+            raise DevtoolsError("--registry with --release: the release already names its registry", ExitCode.USAGE)
+        if options.tag and options.tag != released.tag:
+            raise DevtoolsError(f"--tag {options.tag} with --release of {released.tag}: give one", ExitCode.USAGE)
+        options = replace(options, tag=released.tag)
     project = ComposeProject.prod()
     # As in Compose, the shell environment wins over the env file; its values also reach `${...}`
     # interpolation in the Compose file (x-ecs included).
@@ -71,10 +79,29 @@ def run(options: Options, *, out: Path | None, env_file: Path | None) -> Result:
     project = project.with_env(**extra)
     tag = options.tag or git_revision(project.root)
     settings = resolve(options, os.environ, project=project.name, tag=tag, env_file=file_env)
-    rendered = render(project.config(), settings)
+    config = project.config()
+    if released is not None:
+        settings = replace(settings, images=released_images(config, released, release))
+    rendered = render(config, settings)
     target = out if out is not None else project.root / DEFAULT_OUT
     written = write(rendered.documents, target)
     return Result(rendered, written, summarize(rendered, settings, target))
+
+
+def released_images(config: ComposeConfig, released: manifest.Release, path: Path | None) -> dict[str, str]:
+    """Repository -> reference by digest, for every deployed image; one missing from the release is an
+    error, never a silent fallback to a mutable tag."""
+    by_repository = {image.repository: image.reference for image in released.images}
+    base_images = build_base_images(config.services)
+    for name, service in config.services.items():
+        workload = read_workload(name, service, base_images=base_images)
+        if workload is not None and workload.repository not in by_repository:
+            raise DevtoolsError(
+                f"--release {path}: {name}'s image {workload.repository} is not in it "
+                f"(it has {', '.join(sorted(by_repository)) or 'none'}); release it with `devtools release`",
+                ExitCode.USAGE,
+            )
+    return by_repository
 
 
 def summarize(rendered: Rendered, settings: Settings, out: Path) -> str:

@@ -75,6 +75,9 @@ class Settings:
     target_group_arns: Mapping[str, str] = field(default_factory=dict)
     # Where DEVTOOLS_ECS_*_<SERVICE> keys are looked up; out of repr, as it may hold secrets.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Repository -> REGISTRY/repository@sha256:..., from a release manifest (`--release`): every
+    # image is then named by digest, not by tag.
+    images: Mapping[str, str] = field(default_factory=dict)
 
     def task_role_arn(self, service: str, declared: str | None) -> str:
         """Option for this service, then x-ecs `task-role-arn`, then the per-service and the general default."""

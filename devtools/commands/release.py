@@ -1,0 +1,47 @@
+"""devtools release: the prod images of this commit, pushed to the team registry, recorded by digest."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def release(
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Services to release (default: every deployed image).")
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="HOST[:PORT][/PATH]",
+            help="The team registry (default: DEVTOOLS_REGISTRY; ECR: ACCOUNT.dkr.ecr.REGION.amazonaws.com).",
+        ),
+    ] = None,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option("--allow-dirty", help="Release a tree with uncommitted changes, tagged <revision>-dirty."),
+    ] = False,
+) -> None:
+    """Build the prod images of the current commit, push them as REGISTRY/<repository>:<revision>, and
+    write the release manifest (build/release/<revision>.json: service, tag, digest, platforms).
+
+    `devtools deploy render ecs --release build/release/<revision>.json` then names every image by
+    digest (repo@sha256:...), so a deploy is immutable. Pushing uses the docker CLI's login (`docker
+    login REGISTRY`; ECR: `aws ecr get-login-password | docker login ...`); a rerun after a failure
+    pushes only the layers the registry lacks. The manifest is written only once every image is in
+    the registry with the digest the engine pushed.
+
+    Exit codes: 2 for a dirty tree without --allow-dirty, no registry or a bad one; 6 when a build
+    fails; 9 when the registry is unreachable, refuses the login or the push, or holds another digest.
+    """
+    from devtools.release import publish
+    from devtools.stack.project import find_root
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    result, path = publish.release(services or [], registry_option=registry, allow_dirty=allow_dirty, report=report)
+    shown = path.relative_to(find_root()) if path.is_relative_to(find_root()) else path
+    print(f"released {result.tag} to {result.registry}: {len(result.images)} images by digest in {shown}")
