@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     UNHEALTHY = 7  # a service did not become healthy in time, or exited
     NOT_RUNNING = 8  # the command needs a running service (shell)
     REGISTRY = 9  # the image registry is unreachable, refused the login, or answered another digest
+    VULNERABLE = 10  # `scan` found fixable findings (`release` refuses them without --allow-vulnerable)
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

@@ -23,6 +23,13 @@ def release(
         bool,
         typer.Option("--allow-dirty", help="Release a tree with uncommitted changes, tagged <revision>-dirty."),
     ] = False,
+    allow_vulnerable: Annotated[
+        bool,
+        typer.Option(
+            "--allow-vulnerable",
+            help="Push even when `devtools scan` finds fixable findings (recorded in the manifest).",
+        ),
+    ] = False,
 ) -> None:
     """Build the prod images of the current commit, push them as REGISTRY/<repository>:<revision>, and
     write the release manifest (build/release/<revision>.json: service, tag, digest, platforms).
@@ -31,10 +38,13 @@ def release(
     digest (repo@sha256:...), so a deploy is immutable. Pushing uses the docker CLI's login (`docker
     login REGISTRY`; ECR: `aws ecr get-login-password | docker login ...`); a rerun after a failure
     pushes only the layers the registry lacks. The manifest is written only once every image is in
-    the registry with the digest the engine pushed.
+    the registry with the digest the engine pushed. Before any push, each image is scanned (`devtools
+    scan`): a pending Debian security update stops the release unless --allow-vulnerable; the result
+    is recorded per image in the manifest.
 
     Exit codes: 2 for a dirty tree without --allow-dirty, no registry or a bad one; 6 when a build
-    fails; 9 when the registry is unreachable, refuses the login or the push, or holds another digest.
+    fails; 9 when the registry is unreachable, refuses the login or the push, or holds another digest;
+    10 when the scan finds something fixable.
     """
     from devtools.release import publish
     from devtools.stack.project import find_root
@@ -42,6 +52,12 @@ def release(
     def report(line: str) -> None:
         print(line, flush=True)
 
-    result, path = publish.release(services or [], registry_option=registry, allow_dirty=allow_dirty, report=report)
+    result, path = publish.release(
+        services or [],
+        registry_option=registry,
+        allow_dirty=allow_dirty,
+        allow_vulnerable=allow_vulnerable,
+        report=report,
+    )
     shown = path.relative_to(find_root()) if path.is_relative_to(find_root()) else path
     print(f"released {result.tag} to {result.registry}: {len(result.images)} images by digest in {shown}")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devtools.errors import DevtoolsError, ExitCode
 
@@ -23,6 +24,8 @@ class ReleasedImage:
     image: str  # the pushed tag: REGISTRY/mlstack/serving:TAG
     digest: str  # sha256:... of the manifest the registry holds
     platforms: list[str]
+    scan: dict[str, Any] = field(default_factory=dict)  # devtools.release.scan.ImageScan.as_dict()
+    sbom: str = ""  # the CycloneDX SBOM's path, relative to the manifest's directory
 
     @property
     def reference(self) -> str:
@@ -45,6 +48,11 @@ class Release:
 
 def path_for(root: Path, tag: str) -> Path:
     return root / DIRECTORY / f"{tag}.json"
+
+
+def sbom_path(root: Path, tag: str, service: str) -> Path:
+    """build/release/<tag>/<service>.cdx.json, beside its manifest."""
+    return root / DIRECTORY / tag / f"{service}.cdx.json"
 
 
 def write(release: Release, path: Path) -> Path:
@@ -81,6 +89,8 @@ def read(path: Path) -> Release:
                 image=str(item["image"]),
                 digest=str(item["digest"]),
                 platforms=[str(p) for p in item["platforms"]],
+                scan=dict(item.get("scan") or {}),
+                sbom=str(item.get("sbom") or ""),
             )
             for item in data["images"]
         ]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from devtools import proc
 from devtools.deploy.spec import build_base_images
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.release import manifest, registry
+from devtools.release import manifest, registry, sbom, scan
 from devtools.release.manifest import Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack import images
@@ -50,7 +51,12 @@ def deployable(config: ComposeConfig, services: Sequence[str]) -> dict[str, str]
 
 
 def release(
-    services: Sequence[str], *, registry_option: str | None, allow_dirty: bool, report: Report
+    services: Sequence[str],
+    *,
+    registry_option: str | None,
+    allow_dirty: bool,
+    allow_vulnerable: bool = False,
+    report: Report,
 ) -> tuple[Release, Path]:
     target = registry.resolve(registry_option)
     project = ComposeProject.prod()
@@ -69,9 +75,42 @@ def release(
     report(f"release {tag}: building the prod images of {', '.join(repositories.values())}")
     for line in images.build_prod(list(repositories.values()), tag, []):
         report(line)
-    released = [_push(repository, service, tag, target, report) for repository, service in repositories.items()]
+    scans = _gate({repository: f"{repository}:{tag}" for repository in repositories}, allow_vulnerable, report)
+    sboms = {}
+    for repository, service in repositories.items():
+        path = manifest.sbom_path(project.root, tag, service)
+        count = sbom.write(f"{repository}:{tag}", sbom.inventory(f"{repository}:{tag}"), path)
+        report(f"sbom: {service}: {count} components (OS packages, Python environment) in {path.name}")
+        sboms[repository] = str(path.relative_to(manifest.path_for(project.root, tag).parent))
+    released = [
+        replace(
+            _push(repository, service, tag, target, report),
+            scan=scans[repository].as_dict(),
+            sbom=sboms[repository],
+        )
+        for repository, service in repositories.items()
+    ]
     result = Release(project.name, target, tag, revision.commit, revision.dirty, released)
     return result, manifest.write(result, manifest.path_for(project.root, tag))
+
+
+def _gate(local_images: dict[str, str], allow_vulnerable: bool, report: Report) -> dict[str, scan.ImageScan]:
+    """Scans every image before anything is pushed; fixable findings stop the release (exit 10)."""
+    python_note = scan.python_advisories_note()
+    results = {repository: scan.scan(image, python_note) for repository, image in local_images.items()}
+    for result in results.values():
+        report(f"scan: {result.summary()}")
+    vulnerable = [result for result in results.values() if result.fixable]
+    if vulnerable and not allow_vulnerable:
+        worst = max(vulnerable, key=lambda result: result.fixable)
+        raise DevtoolsError(
+            f"{worst.image}: {worst.fixable} OS packages have a pending Debian security update "
+            f"({', '.join(update.line() for update in worst.os_updates[:3])}); nothing was pushed. Rebuild on a "
+            "fresh base (`docker pull python:3.11-slim`; the stand-in: scripts/provision) and release again, "
+            "or pass --allow-vulnerable",
+            ExitCode.VULNERABLE,
+        )
+    return results
 
 
 def _push(repository: str, service: str, tag: str, target: str, report: Report) -> ReleasedImage:

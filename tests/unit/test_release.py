@@ -107,3 +107,29 @@ def test_render_refuses_a_release_that_lacks_a_deployed_image() -> None:
         render_module.released_images(prod_config(), partial, Path("abc1234.json"))
     assert error.value.code is ExitCode.USAGE
     assert "is not in it (it has mlstack/mlflow); release it with `devtools release`" in error.value.message
+
+
+APT_UPGRADE = """Reading package lists...
+Building dependency tree...
+Calculating upgrade...
+The following packages will be upgraded:
+  libssl3 zlib1g
+Inst zlib1g [1:1.2.13.dfsg-1] (1:1.2.13.dfsg-1+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64]) []
+Conf zlib1g (1:1.2.13.dfsg-1+deb12u1 Debian-Security:12/oldstable-security [amd64])
+"""
+
+
+def test_pending_security_updates_are_read_from_apts_simulated_upgrade() -> None:
+    from devtools.release.scan import ImageScan, OsUpdate, parse_pending
+
+    found = parse_pending(APT_UPGRADE)
+    assert found == [
+        OsUpdate("zlib1g", "1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"),
+        OsUpdate("libssl3", "3.0.20-1~deb12u2", "3.0.22-1~deb12u2"),
+    ]
+    result = ImageScan("mlstack/serving:abc", "Debian GNU/Linux 12 (bookworm)", found, python_note="not checked: x")
+    assert result.fixable == 2
+    assert result.summary().startswith("mlstack/serving:abc: 2 OS packages with a pending Debian security update")
+    unchecked = ImageScan("alpine:3", "", os_note="the image has no apt (not Debian-based)", python_note="n")
+    assert unchecked.fixable == 0 and "OS packages not checked: the image has no apt" in unchecked.summary()
