@@ -10,10 +10,11 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import IO, NoReturn, TextIO
 
 from devtools.engine.stderr import classify, missing_program
 
@@ -49,11 +50,14 @@ def run(
     capture: bool = False,
     check: bool = True,
     env: Mapping[str, str] | None = None,
+    explain_from_stdout: bool = False,
 ) -> Completed:
     """Run argv to completion.
 
     capture=False streams stdout and stderr to the terminal (stderr is also kept, so a failure can be
-    explained); capture=True returns both as text.
+    explained); capture=True returns both as text. explain_from_stdout: the command prints the cause of
+    a failure on stdout (Compose's plain build progress: `#6 ... exec format error`), so stdout is relayed
+    through a pipe and its tail kept with stderr's.
     """
     _echo(argv)
     try:
@@ -61,7 +65,7 @@ def run(
             done = subprocess.run(list(argv), capture_output=True, text=True, env=_merged_env(env), check=False)
             result = Completed(tuple(argv), done.returncode, done.stdout, done.stderr)
         else:
-            result = _run_streaming(argv, env)
+            result = _run_streaming(argv, env, explain_from_stdout)
     except FileNotFoundError as exc:
         raise missing_program(argv[0]) from exc
     if check and result.returncode != 0:
@@ -69,13 +73,27 @@ def run(
     return result
 
 
-def _run_streaming(argv: Sequence[str], env: Mapping[str, str] | None) -> Completed:
+def _relay(stream: IO[str], sink: TextIO, tail: deque[str]) -> None:
+    for line in stream:
+        sink.write(line)
+        sink.flush()
+        tail.append(line)
+
+
+def _run_streaming(argv: Sequence[str], env: Mapping[str, str] | None, relay_stdout: bool) -> Completed:
     tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
-    with subprocess.Popen(list(argv), stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1) as child:
+    stdout = subprocess.PIPE if relay_stdout else None
+    with subprocess.Popen(
+        list(argv), stdout=stdout, stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1
+    ) as child:
         assert child.stderr is not None
-        for line in child.stderr:
-            sys.stderr.write(line)
-            tail.append(line)
+        relay = None
+        if child.stdout is not None:
+            relay = threading.Thread(target=_relay, args=(child.stdout, sys.stdout, tail), daemon=True)
+            relay.start()
+        _relay(child.stderr, sys.stderr, tail)
+        if relay is not None:
+            relay.join()
         returncode = child.wait()
     return Completed(tuple(argv), returncode, "", "".join(tail))
 

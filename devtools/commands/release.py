@@ -9,7 +9,10 @@ import typer
 
 def release(
     services: Annotated[
-        list[str] | None, typer.Argument(help="Services to release (default: every deployed image).")
+        list[str] | None,
+        typer.Argument(
+            help="Services to release (default: every deployed image; name a build-only base to publish it too)."
+        ),
     ] = None,
     registry: Annotated[
         str | None,
@@ -23,6 +26,16 @@ def release(
         bool,
         typer.Option("--allow-dirty", help="Release a tree with uncommitted changes, tagged <revision>-dirty."),
     ] = False,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            metavar="OS/ARCH[,...]",
+            help="Release for these platforms (repeat or comma-separate): several push one image index per service, "
+            "its per-platform images tagged TAG-ARCH beside it. Default: the engine's own. A foreign architecture "
+            "builds under QEMU; where no registry answers, PYTHON_IMAGE_<OS>_<ARCH> names its base image.",
+        ),
+    ] = None,
     allow_vulnerable: Annotated[
         bool,
         typer.Option(
@@ -32,7 +45,9 @@ def release(
     ] = False,
 ) -> None:
     """Build the prod images of the current commit, push them as REGISTRY/<repository>:<revision>, and
-    write the release manifest (build/release/<revision>.json: service, tag, digest, platforms).
+    write the release manifest (build/release/<revision>.json: service, tag, digest, and per platform
+    its image's digest, CycloneDX SBOM and scan result). With --platform linux/amd64,linux/arm64 each
+    service's tag is one image index holding both.
 
     `devtools deploy render ecs --release build/release/<revision>.json` then names every image by
     digest (repo@sha256:...), so a deploy is immutable. Pushing uses the docker CLI's login (`docker
@@ -42,11 +57,13 @@ def release(
     scan`): a pending Debian security update stops the release unless --allow-vulnerable; the result
     is recorded per image in the manifest.
 
-    Exit codes: 2 for a dirty tree without --allow-dirty, no registry or a bad one; 6 when a build
-    fails; 9 when the registry is unreachable, refuses the login or the push, or holds another digest;
+    Exit codes: 2 for a dirty tree without --allow-dirty, no registry or a bad one, a malformed
+    --platform; 6 when a build fails (a platform this engine cannot build: no QEMU, no base image for
+    it); 9 when the registry is unreachable, refuses the login or the push, or holds another digest;
     10 when the scan finds something fixable.
     """
     from devtools.release import publish
+    from devtools.stack import images
     from devtools.stack.project import find_root
 
     def report(line: str) -> None:
@@ -57,7 +74,12 @@ def release(
         registry_option=registry,
         allow_dirty=allow_dirty,
         allow_vulnerable=allow_vulnerable,
+        platforms=images.split_platforms(platform or []),
         report=report,
     )
     shown = path.relative_to(find_root()) if path.is_relative_to(find_root()) else path
-    print(f"released {result.tag} to {result.registry}: {len(result.images)} images by digest in {shown}")
+    platforms = sorted({platform for image in result.images for platform in image.platforms})
+    print(
+        f"released {result.tag} to {result.registry}: {len(result.images)} images by digest "
+        f"({', '.join(platforms)}) in {shown}"
+    )

@@ -13,3 +13,8 @@ class Arch(str, Enum):
     def ecs(self) -> str:
         """The runtimePlatform.cpuArchitecture value."""
         return "X86_64" if self is Arch.x86_64 else "ARM64"
+
+    @property
+    def platform(self) -> str:
+        """The image platform a task of this architecture pulls from an image index."""
+        return "linux/amd64" if self is Arch.x86_64 else "linux/arm64"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devtools.deploy import ecs, envfile, validate
+from devtools.deploy.arch import Arch
 from devtools.deploy.documents import Document, strings, write
 from devtools.deploy.settings import PLACEHOLDER, Options, Settings, resolve
 from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
@@ -81,17 +82,28 @@ def run(options: Options, *, out: Path | None, env_file: Path | None, release: P
     settings = resolve(options, os.environ, project=project.name, tag=tag, env_file=file_env)
     config = project.config()
     if released is not None:
-        settings = replace(settings, images=released_images(config, released, release))
+        settings = replace(settings, images=released_images(config, released, release, settings.arch))
     rendered = render(config, settings)
     target = out if out is not None else project.root / DEFAULT_OUT
     written = write(rendered.documents, target)
     return Result(rendered, written, summarize(rendered, settings, target))
 
 
-def released_images(config: ComposeConfig, released: manifest.Release, path: Path | None) -> dict[str, str]:
+def released_images(
+    config: ComposeConfig, released: manifest.Release, path: Path | None, arch: Arch = Arch.x86_64
+) -> dict[str, str]:
     """Repository -> reference by digest, for every deployed image; one missing from the release is an
-    error, never a silent fallback to a mutable tag."""
+    error, never a silent fallback to a mutable tag, and so is one without the tasks' CPU architecture
+    (Fargate would fail to pull it: CannotPullContainerError, no matching manifest)."""
     by_repository = {image.repository: image.reference for image in released.images}
+    for image in released.images:
+        if arch.platform not in image.platforms:
+            raise DevtoolsError(
+                f"--release {path}: {image.repository} has {', '.join(image.platforms)}, not {arch.platform} that "
+                f"the {arch.value} tasks run; release it with `devtools release --platform {arch.platform}` "
+                "(or several, comma-separated)",
+                ExitCode.USAGE,
+            )
     base_images = build_base_images(config.services)
     for name, service in config.services.items():
         workload = read_workload(name, service, base_images=base_images)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from devtools.engine import facts, fixes
@@ -41,6 +42,21 @@ def engine_errors() -> Iterator[None]:
         raise DevtoolsError(
             f"the Docker engine at {where} is not reachable ({said[:200]}); {fix}", ExitCode.DOCKER_UNAVAILABLE
         ) from exc
+
+
+class RegistryAnswer(Exception):
+    """The engine answered, but for the registry behind it: refused, unreachable, or no such manifest.
+    The caller knows what the registry was for and says so (devtools.release.publish)."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What a registry holds for a tag: the digest of the image manifest or image index it names, and
+    the platforms behind it (one for an image, each member's for an index)."""
+
+    digest: str
+    media_type: str
+    platforms: list[str]
 
 
 def _connect() -> Any:
@@ -91,6 +107,24 @@ class EngineApi:
         with engine_errors():
             data: bytes = container.logs(since=since, stdout=True, stderr=True)
         return data.decode(errors="replace")
+
+    def distribution(self, reference: str) -> Distribution:
+        """Asks the registry, through the engine and with the docker CLI's credentials, what `reference`
+        names (the engine's /distribution endpoint: no hand-written registry HTTP, the engine's TLS and
+        insecure-registry rules). RegistryAnswer when the registry refused or could not be reached."""
+        import docker.errors
+
+        with engine_errors():
+            try:
+                found = self.client.api.inspect_distribution(reference)
+            except docker.errors.APIError as exc:
+                raise RegistryAnswer(str(exc.explanation or exc)) from exc
+        descriptor = found.get("Descriptor") or {}
+        platforms = [
+            "/".join(part for part in (entry.get("os"), entry.get("architecture"), entry.get("variant")) if part)
+            for entry in found.get("Platforms") or []
+        ]
+        return Distribution(str(descriptor.get("digest", "")), str(descriptor.get("mediaType", "")), platforms)
 
     @staticmethod
     def state(container: Any) -> tuple[str, str]:

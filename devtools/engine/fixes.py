@@ -16,6 +16,16 @@ START_DOCKER = "start Docker (Docker Desktop, or 'sudo systemctl start docker')"
 JOIN_DOCKER_GROUP = "add yourself to the 'docker' group (sudo usermod -aG docker $USER, then log in again)"
 INSTALL_COMPOSE = f"install the Compose v2 plugin: {COMPOSE_INSTALL_URL}"
 FREE_DISK = "free space, e.g. 'docker system prune' (keeps volumes)"
+# Another architecture's programs run under QEMU user emulation, registered with the host kernel.
+QEMU = (
+    "register QEMU for it on the engine's host: `scripts/provision ensure_qemu` (Debian, root), or "
+    "`docker run --privileged --rm tonistiigi/binfmt --install all`; Docker Desktop has it built in"
+)
+# A FROM image no registry answers for (an air-gapped machine like this project's CI).
+BASE_IMAGE_OFFLINE = (
+    "pull it where a registry answers, or build from a local image: PYTHON_IMAGE, or PYTHON_IMAGE_<OS>_<ARCH> "
+    "for one --platform (scripts/provision makes arm64v8/python:3.11-slim for PYTHON_IMAGE_LINUX_ARM64)"
+)
 
 # Compose features the stack's files rely on: `up --wait-timeout` and healthcheck merging in overrides.
 MIN_COMPOSE = (2, 20)

@@ -84,6 +84,24 @@ _RULES: tuple[_Rule, ...] = (
         lambda m: f"build failed: the Dockerfile has no stage '{m.group(1)}'",
     ),
     _Rule(
+        # A RUN step of another architecture with no emulator registered for it (binfmt_misc).
+        r"exec (\S+): exec format error",
+        ExitCode.BUILD_FAILED,
+        lambda m: (
+            f"build failed: the engine cannot run programs of the target platform ({m.group(1)}: exec format "
+            f"error); {fixes.QEMU}"
+        ),
+    ),
+    _Rule(
+        # BuildKit resolving a FROM image: `#3 [base internal] load metadata for IMAGE` then `#3 ERROR: ...`.
+        r"load metadata for (\S+)\s*\n#\d+ ERROR: (?:.*: )?(.+)",
+        ExitCode.BUILD_FAILED,
+        lambda m: (
+            f"build failed: the image {m.group(1)} could not be fetched ({m.group(2).strip()}); "
+            f"{fixes.BASE_IMAGE_OFFLINE}"
+        ),
+    ),
+    _Rule(
         r"failed to solve: (?:.*?executor failed running \[(.*)\]: (exit code: \d+)|(.*))",
         ExitCode.BUILD_FAILED,
         lambda m: (

@@ -2,22 +2,25 @@
 `<registry>/<repository>:<revision>`, read each digest back from the registry, write the manifest.
 
 The docker CLI does the pushing (its credential store, its resumable layer uploads: a rerun after an
-interrupted push sends only the layers the registry lacks); the manifest is written last, so a failed
-or interrupted release leaves none behind.
+interrupted push sends only the layers the registry lacks) and, for several platforms, joins the
+per-platform images in one image index (`docker manifest create/push`: engine 20.10 has no buildx).
+Every digest is read back from the registry through the engine. The manifest is written last, so a
+failed or interrupted release leaves none behind.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import proc
 from devtools.deploy.spec import build_base_images
+from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.release import manifest, registry, sbom, scan
-from devtools.release.manifest import Release, ReleasedImage
+from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack import images
 from devtools.stack.config import ComposeConfig
@@ -33,16 +36,31 @@ _PUSH_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class LocalImage:
+    """One built image of a release: a service's image for one platform, under its local tag."""
+
+    repository: str
+    service: str
+    tag: str  # local and pushed tag: TAG, or TAG-ARCH when several platforms are released
+    platform: str  # os/arch as the built image says
+
+    @property
+    def name(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
 def deployable(config: ComposeConfig, services: Sequence[str]) -> dict[str, str]:
-    """Repository -> the service that builds it, for every image ECS runs (build-only bases left out)."""
+    """Repository -> the service that builds it: every image ECS runs, or the images of `services`; a
+    build-only base image only when named (a team may publish it to build FROM)."""
     config.require(services)
     bases = build_base_images(config.services)
     found: dict[str, str] = {}
     for name, service in config.services.items():
         image = service.get("image")
-        if services and name not in services:
+        if not isinstance(image, str) or "build" not in service:
             continue
-        if not isinstance(image, str) or "build" not in service or image in bases:
+        if (services and name not in services) or (not services and image in bases):
             continue
         found.setdefault(image.rsplit(":", 1)[0], name)
     if not found:
@@ -56,8 +74,11 @@ def release(
     registry_option: str | None,
     allow_dirty: bool,
     allow_vulnerable: bool = False,
+    platforms: Sequence[str] = (),
     report: Report,
 ) -> tuple[Release, Path]:
+    """Build, scan, push and record. `platforms`: none builds the engine's own; several push one image
+    index per service, its members tagged TAG-ARCH beside it."""
     target = registry.resolve(registry_option)
     project = ComposeProject.prod()
     revision = Revision.of(project.root)
@@ -72,32 +93,71 @@ def release(
     tag = revision.tag
     config = project.with_env(DEVTOOLS_TAG=tag).config()
     repositories = deployable(config, services)
-    report(f"release {tag}: building the prod images of {', '.join(repositories.values())}")
-    for line in images.build_prod(list(repositories.values()), tag, []):
+    for_platforms = f" for {', '.join(platforms)}" if platforms else ""
+    report(f"release {tag}: building the prod images of {', '.join(repositories.values())}{for_platforms}")
+    for line in images.build_prod(list(repositories.values()), tag, platforms):
         report(line)
-    scans = _gate({repository: f"{repository}:{tag}" for repository in repositories}, allow_vulnerable, report)
-    sboms = {}
-    for repository, service in repositories.items():
-        path = manifest.sbom_path(project.root, tag, service)
-        count = sbom.write(f"{repository}:{tag}", sbom.inventory(f"{repository}:{tag}"), path)
-        report(f"sbom: {service}: {count} components (OS packages, Python environment) in {path.name}")
-        sboms[repository] = str(path.relative_to(manifest.path_for(project.root, tag).parent))
-    released = [
-        replace(
-            _push(repository, service, tag, target, report),
-            scan=scans[repository].as_dict(),
-            sbom=sboms[repository],
-        )
+    built = [
+        LocalImage(repository, service, image_set.tag, _platform(f"{repository}:{image_set.tag}", image_set.platform))
         for repository, service in repositories.items()
+        for image_set in images.image_sets(tag, platforms)
     ]
-    result = Release(project.name, target, tag, revision.commit, revision.dirty, released)
-    return result, manifest.write(result, manifest.path_for(project.root, tag))
+    scans = _gate(built, allow_vulnerable, report)
+    sboms = {image.name: _sbom(project.root, tag, image, report) for image in built}
+    api = EngineApi()
+    released = []
+    for repository, service in repositories.items():
+        variants = [
+            PlatformImage(image.platform, _push(image, target, api, report), sboms[image.name], scans[image.name])
+            for image in built
+            if image.repository == repository
+        ]
+        name = f"{target}/{repository}:{tag}"
+        if len(variants) == 1:
+            digest = variants[0].digest  # the pushed image is the release tag itself
+        else:
+            members = [f"{target}/{image.name}" for image in built if image.repository == repository]
+            digest = _push_index(name, members, [variant.platform for variant in variants], target, api)
+            report(
+                f"{service}: {name.rsplit(':', 1)[0]}@{digest} (image index: {', '.join(v.platform for v in variants)})"
+            )
+        released.append(ReleasedImage(service, repository, name, digest, variants))
+    path = manifest.path_for(project.root, tag)
+    result = manifest.with_earlier(Release(project.name, target, tag, revision.commit, revision.dirty, released), path)
+    return result, manifest.write(result, path)
 
 
-def _gate(local_images: dict[str, str], allow_vulnerable: bool, report: Report) -> dict[str, scan.ImageScan]:
-    """Scans every image before anything is pushed; fixable findings stop the release (exit 10)."""
+def _platform(local: str, requested: str | None) -> str:
+    """The built image's os/arch; a build that came out for another platform than asked is refused
+    (it would be published under the wrong name in the index)."""
+    built = proc.run(
+        ["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}", local],
+        capture=True,
+    ).stdout.strip()
+    if requested is not None and built != requested:
+        raise DevtoolsError(
+            f"{local} was built for {built}, not {requested}: this engine cannot build {requested} "
+            "(engine 20.10 or newer with BuildKit, QEMU for a foreign architecture)",
+            ExitCode.BUILD_FAILED,
+        )
+    return built
+
+
+def _sbom(root: Path, tag: str, image: LocalImage, report: Report) -> str:
+    """Writes the image's CycloneDX SBOM; returns its path relative to the release manifest."""
+    path = manifest.sbom_path(root, tag, image.service, image.platform)
+    count = sbom.write(image.name, sbom.inventory(image.name), path)
+    report(
+        f"sbom: {image.service} ({image.platform}): {count} components (OS packages, Python environment) in {path.name}"
+    )
+    return str(path.relative_to(manifest.path_for(root, tag).parent))
+
+
+def _gate(built: Sequence[LocalImage], allow_vulnerable: bool, report: Report) -> dict[str, dict[str, object]]:
+    """Scans every image before anything is pushed; fixable findings stop the release (exit 10).
+    Returns each image's scan record, by local name."""
     python_note = scan.python_advisories_note()
-    results = {repository: scan.scan(image, python_note) for repository, image in local_images.items()}
+    results = {image.name: scan.scan(image.name, python_note) for image in built}
     for result in results.values():
         report(f"scan: {result.summary()}")
     vulnerable = [result for result in results.values() if result.fixable]
@@ -110,29 +170,60 @@ def _gate(local_images: dict[str, str], allow_vulnerable: bool, report: Report) 
             "or pass --allow-vulnerable",
             ExitCode.VULNERABLE,
         )
-    return results
+    return {name: result.as_dict() for name, result in results.items()}
 
 
-def _push(repository: str, service: str, tag: str, target: str, report: Report) -> ReleasedImage:
-    local, remote = f"{repository}:{tag}", f"{target}/{repository}:{tag}"
-    proc.run(["docker", "tag", local, remote], capture=True)
-    report(f"{service}: pushing {remote}")
+def _push(image: LocalImage, target: str, api: EngineApi, report: Report) -> str:
+    """Pushes one image; returns its digest, once the registry answers the same one."""
+    remote = f"{target}/{image.name}"
+    proc.run(["docker", "tag", image.name, remote], capture=True)
+    report(f"{image.service}: pushing {remote}")
     done = proc.run(["docker", "push", remote], check=False)
     if done.returncode != 0:
         raise _push_failure(remote, target, done.stderr)
     pushed = _engine_digest(remote)
-    held = _registry_digest(remote, target)
-    if pushed != held:
+    _require_held(remote, pushed, target, api)
+    report(f"{image.service}: {remote.rsplit(':', 1)[0]}@{pushed} ({image.platform})")
+    return pushed
+
+
+def _push_index(name: str, members: Sequence[str], platforms: Sequence[str], target: str, api: EngineApi) -> str:
+    """One image index over the pushed per-platform images (the docker CLI's manifest commands); returns
+    its digest, once the registry answers the same one with every platform."""
+    insecure = ["--insecure"] if registry.is_loopback(target) else []  # plain HTTP, as the engine uses
+    # A list left in the CLI's local store by an interrupted release would make `create` refuse.
+    proc.run(["docker", "manifest", "rm", name], capture=True, check=False)
+    for argv in (
+        ["docker", "manifest", "create", *insecure, name, *members],
+        ["docker", "manifest", "push", *insecure, "--purge", name],
+    ):
+        done = proc.run(argv, capture=True, check=False)
+        if done.returncode != 0:
+            raise _push_failure(name, target, done.stderr)
+    pushed = next((line for line in reversed(done.stdout.split()) if manifest.DIGEST.fullmatch(line)), "")
+    held = _require_held(name, pushed, target, api)
+    if sorted(held.platforms) != sorted(platforms):
         raise DevtoolsError(
-            f"{remote}: the registry holds {held}, not the {pushed} just pushed (another push moved the tag?); "
-            "release again",
+            f"{name}: the registry's index holds {', '.join(held.platforms) or 'no platform'}, not "
+            f"{', '.join(platforms)}; release again",
             ExitCode.REGISTRY,
         )
-    platform = proc.run(
-        ["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", local], capture=True
-    ).stdout.strip()
-    report(f"{service}: {remote.rsplit(':', 1)[0]}@{pushed}")
-    return ReleasedImage(service, repository, remote, pushed, [platform])
+    return pushed
+
+
+def _require_held(remote: str, pushed: str, target: str, api: EngineApi) -> Distribution:
+    """What the registry holds for `remote` (asked through the engine), which must be what was pushed."""
+    try:
+        held = api.distribution(remote)
+    except RegistryAnswer as answer:
+        raise _push_failure(remote, target, str(answer)) from answer
+    if held.digest != pushed:
+        raise DevtoolsError(
+            f"{remote}: the registry holds {held.digest or 'nothing'}, not the {pushed or '(no digest)'} just pushed "
+            "(another push moved the tag?); release again",
+            ExitCode.REGISTRY,
+        )
+    return held
 
 
 def _engine_digest(remote: str) -> str:
@@ -143,19 +234,6 @@ def _engine_digest(remote: str) -> str:
         if str(entry).startswith(name + "@"):
             return str(entry).split("@", 1)[1]
     raise DevtoolsError(f"{remote}: pushed, but the engine recorded no digest for it; release again", ExitCode.REGISTRY)
-
-
-def _registry_digest(remote: str, target: str) -> str:
-    """What the registry itself answers for the tag (`docker manifest inspect`: the CLI's credentials)."""
-    argv = ["docker", "manifest", "inspect", "--verbose"]
-    if registry.is_loopback(target):
-        argv.append("--insecure")  # plain HTTP, as the engine uses for 127.0.0.0/8
-    done = proc.run([*argv, remote], capture=True, check=False)
-    if done.returncode != 0:
-        raise _push_failure(remote, target, done.stderr)
-    found = json.loads(done.stdout)
-    descriptor = (found[0] if isinstance(found, list) else found).get("Descriptor", {})
-    return str(descriptor.get("digest", ""))
 
 
 def _push_failure(remote: str, target: str, stderr: str) -> DevtoolsError:

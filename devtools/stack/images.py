@@ -3,8 +3,13 @@
 Prod images are tagged with the git revision (or --tag) and labelled with it (OCI labels from the
 VCS_REF / VERSION build args). Compose's `build` has no --platform flag; DOCKER_DEFAULT_PLATFORM, which
 Compose applies to every service without a `platform:`, is what reaches the engine (checked on engine
-20.10 without buildx). The local image store holds one architecture per tag and there is no registry
-for a manifest list, so several platforms are built one after another, tagged TAG-ARCH each.
+20.10 without buildx). The local image store holds one architecture per tag, so several platforms are
+built one after another, tagged TAG-ARCH each (`devtools release` joins them in one image index).
+
+The base image of a platform is python:3.11-slim, whose registry index holds every architecture.
+Where no registry can be reached, PYTHON_IMAGE_<OS>_<ARCH> (PYTHON_IMAGE_LINUX_ARM64) names a local
+image to build that platform from instead: scripts/provision builds such a stand-in under Docker's
+per-architecture name, arm64v8/python:3.11-slim.
 """
 
 from __future__ import annotations
@@ -60,6 +65,18 @@ def image_sets(tag: str, platforms: Sequence[str]) -> list[ImageSet]:
     return [ImageSet(f"{tag}-{'-'.join(platform.split('/')[1:])}", platform) for platform in platforms]
 
 
+def base_image_variable(platform: str) -> str:
+    """linux/arm64 -> PYTHON_IMAGE_LINUX_ARM64: the per-platform override of the base image."""
+    return "PYTHON_IMAGE_" + re.sub(r"[^A-Z0-9]", "_", platform.upper())
+
+
+def platform_env(platform: str) -> dict[str, str]:
+    """What a build for `platform` adds to Compose's environment: the platform, and its base image
+    where PYTHON_IMAGE_<OS>_<ARCH> names one."""
+    base = os.environ.get(base_image_variable(platform), "").strip()
+    return {"DOCKER_DEFAULT_PLATFORM": platform, **({"PYTHON_IMAGE": base} if base else {})}
+
+
 def source_url() -> str | None:
     """SOURCE_URL from the environment (CI sets it), refused when it carries credentials: build args are
     readable by anyone with the image (`docker history`, `docker inspect`)."""
@@ -91,7 +108,7 @@ def build_dev(services: Sequence[str]) -> list[str]:
     config = project.config()
     config.require(services)
     names = with_build_bases(config, services)
-    project.run("build", *names)
+    project.build(*names)
     BuildState(project).record(config, names)
     return names
 
@@ -126,7 +143,7 @@ def build_prod(services: Sequence[str], tag: str | None, platforms: Sequence[str
     made: list[str] = []
 
     def project_for(image_set: ImageSet) -> ComposeProject:
-        platform = {"DOCKER_DEFAULT_PLATFORM": image_set.platform} if image_set.platform else {}
+        platform = platform_env(image_set.platform) if image_set.platform else {}
         return prod.with_env(DEVTOOLS_TAG=image_set.tag, **platform)
 
     for image_set in image_sets(version, platforms):
@@ -134,7 +151,7 @@ def build_prod(services: Sequence[str], tag: str | None, platforms: Sequence[str
         config = project.config()
         config.require(services)
         names = with_build_bases(config, services)
-        project.run("build", *label_args(version, revision), *names)
+        project.build(*label_args(version, revision), *names)
         suffix = f" ({image_set.platform})" if image_set.platform else ""
         made += [f"built {image}{suffix}" for name in names if (image := image_name(config, name))]
         if image_set.platform is not None:

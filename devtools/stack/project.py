@@ -157,6 +157,11 @@ class ComposeProject:
     def run(self, *args: str, capture: bool = False, check: bool = True) -> proc.Completed:
         return proc.run(self.argv(*args), capture=capture, check=check, env=self.env)
 
+    def build(self, *args: str) -> proc.Completed:
+        """`docker compose build ARGS`: the one place the stack's images are built. Its progress (on
+        stdout) names the failing step, so a failure is explained from it too."""
+        return proc.run(self.argv("build", *args), env=self.env, explain_from_stdout=True)
+
     def exec_(self, *args: str) -> NoReturn:
         """Become `docker compose ARGS`: its terminal handling, signals and exit code are ours."""
         proc.exec_(self.argv(*args), env=self.env)

@@ -15,7 +15,7 @@ def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[
     state = BuildState(project)
     stale = state.stale(config, with_dependencies(config, names))
     if stale:
-        project.run("build", *stale)
+        project.build(*stale)
         state.record(config, stale)
     return stale
 

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 USER, PASSWORD = "release-test", "release-test-password"
-MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+# Every manifest type: with only the image type, the registry answers an index's linux/amd64 member instead.
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
 
 
 @dataclass(frozen=True)

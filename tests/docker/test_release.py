@@ -1,6 +1,7 @@
 """`devtools release` against a real OCI Distribution registry (Debian's docker-registry, login required
 as ECR requires): the manifest's digests are the registry's own, an interrupted push resumes without
-sending its layers again, and bad credentials fail cleanly with no manifest.
+sending its layers again, bad credentials fail cleanly with no manifest, and a release for two
+platforms is one image index whose arm64 image, pulled back, runs as aarch64 under QEMU.
 
 The registry is this module's own instance (fresh storage, a free port), so a push really uploads:
 the session's main registry (scripts/provision, 127.0.0.1:5001) may hold these layers already."""
@@ -22,6 +23,9 @@ from registry_server import USER, RegistryServer
 from stack_harness import REPO
 
 SERVICE, REPOSITORY = "mlflow", "mlstack/mlflow"
+# scripts/provision's arm64 stand-in for python:3.11-slim where no registry answers (Docker's
+# per-architecture name); where one does, python:3.11-slim's own index has arm64 and none is needed.
+ARM64_BASE = "arm64v8/python:3.11-slim"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,18 @@ def release_argv(registry: RegistryServer) -> list[str]:
 
 def env_for(config: Path) -> dict[str, str]:
     return {**os.environ, "DOCKER_CONFIG": str(config), "COMPOSE_PROJECT_NAME": "mlstack-release"}
+
+
+def docker(*args: str, config: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"DOCKER_CONFIG": str(config)} if config else {})}
+    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def arm64_base_env() -> dict[str, str]:
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", ARM64_BASE)
+    if labels.returncode == 0 and "devtools.stand-in" in labels.stdout:
+        return {"PYTHON_IMAGE_LINUX_ARM64": ARM64_BASE}
+    return {}
 
 
 def manifest_path() -> Path:
@@ -129,3 +145,35 @@ def test_refused_credentials_fail_in_one_line_and_release_nothing(registry: Regi
     assert last.startswith(f"devtools: push of {registry.address}/{REPOSITORY}:") and "refused the credentials" in last
     assert f"docker login {registry.address}" in last and "Traceback" not in done.stderr
     assert (written.stat().st_mtime if written.exists() else None) == before
+
+
+def test_a_two_platform_release_is_one_index_whose_arm64_image_runs_under_qemu(registry: RegistryServer) -> None:
+    # The base image: the smallest of the stack's, and every other image's first layers.
+    argv = [sys.executable, "-m", "devtools", "release", "base", "--registry", registry.address]
+    argv += ["--platform", "linux/amd64,linux/arm64", "--allow-dirty", "--allow-vulnerable"]
+    env = {**env_for(registry.docker_config), **arm64_base_env()}
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    release = json.loads(manifest_path().read_text())
+    [image] = [entry for entry in release["images"] if entry["service"] == "base"]
+    tag = release["tag"]
+    # One tag, one image index: its digest is the registry's, and so is each platform's image's.
+    assert image["image"] == f"{registry.address}/mlstack/base:{tag}"
+    assert image["digest"] == registry.digest("mlstack/base", tag)
+    assert image["platforms"] == ["linux/amd64", "linux/arm64"]
+    variants = {variant["platform"]: variant for variant in image["variants"]}
+    for platform, variant in variants.items():
+        assert variant["digest"] == registry.digest("mlstack/base", f"{tag}-{platform.split('/')[1]}")
+        assert variant["digest"] != image["digest"]
+        sbom = json.loads((manifest_path().parent / variant["sbom"]).read_text())
+        libc = next(c["purl"] for c in sbom["components"] if c["purl"].startswith("pkg:deb/debian/libc6@"))
+        assert f"arch={platform.split('/')[1]}" in libc  # each SBOM is its own platform's packages
+    # Pulled back by the index's digest for arm64 (the local copy removed first), it runs as aarch64.
+    docker("rmi", f"{registry.address}/mlstack/base:{tag}-arm64", f"mlstack/base:{tag}-arm64")
+    pulled = docker("pull", "--platform", "linux/arm64", image["reference"], config=registry.docker_config)
+    assert pulled.returncode == 0, pulled.stderr
+    machine = docker("run", "--rm", "--platform", "linux/arm64", "--entrypoint", "uname", image["reference"], "-m")
+    assert machine.returncode == 0 and machine.stdout.strip() == "aarch64", machine.stderr
+    native = f"{registry.address}/mlstack/base@{variants['linux/amd64']['digest']}"
+    assert docker("pull", native, config=registry.docker_config).returncode == 0
+    assert docker("run", "--rm", "--entrypoint", "uname", native, "-m").stdout.strip() == "x86_64"

@@ -37,7 +37,13 @@ class FakeDocker:
         self.respond(lambda argv: compose_args(argv)[: len(subcommand)] == list(subcommand), **kwargs)  # type: ignore[arg-type]
 
     def run(
-        self, argv: Sequence[str], *, capture: bool = False, check: bool = True, env: dict[str, str] | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        capture: bool = False,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        explain_from_stdout: bool = False,
     ) -> proc.Completed:
         argv = list(argv)
         self.calls.append(argv)

@@ -122,6 +122,17 @@ def test_several_platforms_build_in_turn_tagged_per_arch(checkout: FakeDocker, c
     assert not [argv for argv in checkout.calls if argv[:2] == ["docker", "tag"]]
 
 
+def test_a_platform_builds_from_its_own_base_image_where_one_is_named(
+    checkout: FakeDocker, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where no registry answers: scripts/provision's arm64 stand-in, for arm64 builds only.
+    monkeypatch.setenv("PYTHON_IMAGE_LINUX_ARM64", "arm64v8/python:3.11-slim")
+    monkeypatch.delenv("PYTHON_IMAGE", raising=False)
+    assert cli("build", "--target", "prod", "--platform", "linux/amd64,linux/arm64").exit_code == 0
+    amd64, arm64 = (env for _, env in builds(checkout))
+    assert "PYTHON_IMAGE" not in amd64 and arm64["PYTHON_IMAGE"] == "arm64v8/python:3.11-slim"
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -29,6 +29,19 @@ from devtools.errors import DevtoolsError
             6,
             "build failed: '/bin/sh -c pip install this-package-does-not-exist-xyz' ended with exit code: 1",
         ),
+        (
+            "build_no_qemu.txt",  # an arm64 build with no emulator registered (binfmt_misc handler off)
+            6,
+            "build failed: the engine cannot run programs of the target platform (/bin/sh: exec format error); "
+            "register QEMU",
+        ),
+        (
+            "build_base_unreachable.txt",  # an arm64 build of FROM python:3.11-slim with no registry reachable
+            6,
+            "build failed: the image docker.io/library/python:3.11-slim could not be fetched (no such host); "
+            "pull it where a registry answers, or build from a local image: PYTHON_IMAGE, or "
+            "PYTHON_IMAGE_<OS>_<ARCH>",
+        ),
         ("unhealthy.txt", 7, "container ctxtest-sick-1 did not become healthy"),
         ("oneshot_failed.txt", 7, "the one-shot service 'seed' failed with exit code 4; see 'devtools logs seed'"),
     ],

@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import proc
 from devtools.deploy import render as render_module
+from devtools.deploy.arch import Arch
 from devtools.deploy.render import render
 from devtools.deploy.settings import Options, resolve
+from devtools.engine.api import Distribution
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.release import manifest, publish, registry
-from devtools.release.manifest import Release, ReleasedImage
+from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack.config import ComposeConfig
 
@@ -30,11 +33,21 @@ def prod_config() -> ComposeConfig:
     return ComposeConfig(yaml.safe_load((FIXTURES / "compose_config_prod.yml").read_text().replace("@ROOT@", "/repo")))
 
 
-def a_release(repositories: dict[str, str] = DIGESTS) -> Release:
-    images = [
-        ReleasedImage(name.split("/")[1], name, f"{REGISTRY}/{name}:abc1234", f"sha256:{digest}", ["linux/amd64"])
-        for name, digest in repositories.items()
-    ]
+def a_release(repositories: dict[str, str] = DIGESTS, platforms: tuple[str, ...] = ("linux/amd64",)) -> Release:
+    """One image per repository; with several platforms an index (its digest) over one image each."""
+    images = []
+    for name, digest in repositories.items():
+        service = name.split("/")[1]
+        if len(platforms) == 1:
+            variants = [
+                PlatformImage(platforms[0], f"sha256:{digest}", f"abc1234/{service}.cdx.json", {"os": "Debian"})
+            ]
+        else:
+            variants = [
+                PlatformImage(platform, f"sha256:{digest[:-1]}{n}", f"abc1234/{service}.{n}.cdx.json")
+                for n, platform in enumerate(platforms)
+            ]
+        images.append(ReleasedImage(service, name, f"{REGISTRY}/{name}:abc1234", f"sha256:{digest}", variants))
     return Release("mlstack", REGISTRY, "abc1234", "abc1234", False, images)
 
 
@@ -55,16 +68,48 @@ def test_the_manifest_round_trips_with_references_by_digest(tmp_path: Path) -> N
     path = manifest.write(a_release(), tmp_path / "abc1234.json")
     data = json.loads(path.read_text())
     assert data["images"][0]["reference"] == f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}"
+    assert data["images"][0]["platforms"] == ["linux/amd64"]
     assert manifest.read(path) == a_release()
     assert [p.name for p in tmp_path.iterdir()] == ["abc1234.json"]  # no temporary file left
+
+
+def test_a_release_of_some_services_keeps_the_others_of_the_same_revision(tmp_path: Path) -> None:
+    path = manifest.write(a_release(), tmp_path / "abc1234.json")
+    base = a_release({"mlstack/base": "d" * 64, "mlstack/mlflow": "e" * 64})
+    merged = manifest.with_earlier(base, path)
+    by_repository = merged.by_repository()
+    assert sorted(by_repository) == ["mlstack/base", "mlstack/mlflow", "mlstack/serving", "mlstack/training"]
+    assert by_repository["mlstack/mlflow"].digest == f"sha256:{'e' * 64}"  # the new one wins
+    assert by_repository["mlstack/serving"].digest == f"sha256:{'b' * 64}"
+    elsewhere = replace(base, registry="ghcr.io/team")  # another registry: the earlier file is not about it
+    assert manifest.with_earlier(elsewhere, path) == elsewhere
+    path.write_text("{")
+    assert manifest.with_earlier(base, path) == base
+
+
+def test_a_multi_platform_manifest_names_the_index_and_keeps_each_platforms_image(tmp_path: Path) -> None:
+    both = a_release(platforms=("linux/amd64", "linux/arm64"))
+    path = manifest.write(both, tmp_path / "abc1234.json")
+    [mlflow, *_] = json.loads(path.read_text())["images"]
+    assert mlflow["reference"] == f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}"  # the index
+    assert mlflow["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert [v["digest"] for v in mlflow["variants"]] == [f"sha256:{'a' * 63}0", f"sha256:{'a' * 63}1"]
+    assert manifest.read(path) == both
 
 
 @pytest.mark.parametrize(
     ("text", "said"),
     [
         ("{", "not JSON"),
-        ('{"schema": 2}', "not a devtools release manifest"),
-        ('{"schema": 1, "images": []}', "missing or malformed field"),
+        ('{"schema": "2"}', "not a devtools release manifest"),
+        ('{"schema": 1, "images": []}', "written by another devtools .schema 1, this one reads 2."),
+        ('{"schema": 2, "images": []}', "missing or malformed field"),
+        (
+            '{"schema": 2, "project": "p", "registry": "r", "tag": "t", "revision": "t", "dirty": false, "images": '
+            '[{"service": "s", "repository": "p/s", "image": "r/p/s:t", "digest": "sha256:' + "a" * 64 + '", '
+            '"variants": [{"platform": "linux/amd64", "digest": "sha256:abc"}]}]}',
+            "s has no sha256 digest",
+        ),
     ],
 )
 def test_a_bad_manifest_is_one_usage_line(tmp_path: Path, text: str, said: str) -> None:
@@ -101,6 +146,18 @@ def test_render_with_a_release_names_every_image_by_digest() -> None:
     }
 
 
+def test_render_refuses_a_release_without_the_tasks_architecture() -> None:
+    amd64_only = a_release()
+    with pytest.raises(DevtoolsError) as error:
+        render_module.released_images(prod_config(), amd64_only, Path("abc1234.json"), Arch.arm64)
+    assert error.value.code is ExitCode.USAGE
+    assert "mlstack/mlflow has linux/amd64, not linux/arm64 that the arm64 tasks run" in error.value.message
+    both = a_release(platforms=("linux/amd64", "linux/arm64"))
+    assert render_module.released_images(prod_config(), both, Path("abc1234.json"), Arch.arm64)["mlstack/mlflow"] == (
+        f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}"
+    )
+
+
 def test_render_refuses_a_release_that_lacks_a_deployed_image() -> None:
     partial = a_release({"mlstack/mlflow": "a" * 64})
     with pytest.raises(DevtoolsError) as error:
@@ -133,3 +190,61 @@ def test_pending_security_updates_are_read_from_apts_simulated_upgrade() -> None
     assert result.summary().startswith("mlstack/serving:abc: 2 OS packages with a pending Debian security update")
     unchecked = ImageScan("alpine:3", "", os_note="the image has no apt (not Debian-based)", python_note="n")
     assert unchecked.fixable == 0 and "OS packages not checked: the image has no apt" in unchecked.summary()
+
+
+class FakeRegistry:
+    """Stands in for EngineApi.distribution: what the registry answers for each reference."""
+
+    def __init__(self, answers: dict[str, Distribution]) -> None:
+        self.answers = answers
+
+    def distribution(self, reference: str) -> Distribution:
+        return self.answers[reference]
+
+
+INDEX = "127.0.0.1:5001/mlstack/base:abc1234"
+MEMBERS = [f"{INDEX}-amd64", f"{INDEX}-arm64"]
+INDEX_DIGEST = f"sha256:{'f' * 64}"
+PLATFORMS = ["linux/amd64", "linux/arm64"]
+
+
+def manifest_commands(monkeypatch: pytest.MonkeyPatch, pushed: str = INDEX_DIGEST) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **_: object) -> proc.Completed:
+        calls.append(list(argv))
+        return proc.Completed(tuple(argv), 0, f"{pushed}\n" if argv[2] == "push" else "", "")
+
+    monkeypatch.setattr(proc, "run", run)
+    return calls
+
+
+def test_an_index_is_created_afresh_pushed_and_read_back_with_every_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = manifest_commands(monkeypatch)
+    held = FakeRegistry({INDEX: Distribution(INDEX_DIGEST, "application/vnd.oci.image.index.v1+json", PLATFORMS)})
+    digest = publish._push_index(INDEX, MEMBERS, PLATFORMS, "127.0.0.1:5001", held)  # type: ignore[arg-type]
+    assert digest == INDEX_DIGEST
+    assert calls == [
+        ["docker", "manifest", "rm", INDEX],  # a list an interrupted release left behind
+        ["docker", "manifest", "create", "--insecure", INDEX, *MEMBERS],
+        ["docker", "manifest", "push", "--insecure", "--purge", INDEX],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("held", "said"),
+    [
+        (Distribution(f"sha256:{'0' * 64}", "", PLATFORMS), f"the registry holds sha256:{'0' * 64}, not the"),
+        (
+            Distribution(INDEX_DIGEST, "", ["linux/amd64"]),
+            "the registry's index holds linux/amd64, not linux/amd64, linux/arm64",
+        ),
+    ],
+)
+def test_an_index_the_registry_holds_otherwise_is_refused(
+    monkeypatch: pytest.MonkeyPatch, held: Distribution, said: str
+) -> None:
+    manifest_commands(monkeypatch)
+    with pytest.raises(DevtoolsError, match=said) as error:
+        publish._push_index(INDEX, MEMBERS, PLATFORMS, "127.0.0.1:5001", FakeRegistry({INDEX: held}))  # type: ignore[arg-type]
+    assert error.value.code is ExitCode.REGISTRY
