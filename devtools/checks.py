@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import gpu
+from devtools import gpu, registry
 from devtools.engine import facts, fixes
 from devtools.gpu import GpuReport, Status
+from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
 MIN_FREE_DISK_GIB = 10.0
@@ -105,6 +106,39 @@ def check_ports(project: ComposeProject, ports: Iterable[int]) -> list[Check]:
     return results
 
 
+def check_prebuilt(project: ComposeProject, config: ComposeConfig) -> Check:
+    """Whether the team registry holds prebuilt images for this checkout's build inputs (what `up` would
+    pull), asked of the registry through the engine."""
+    from devtools.engine.api import EngineApi, RegistryAnswer
+    from devtools.errors import DevtoolsError
+    from devtools.stack import prebuilt
+    from devtools.stack.graph import with_build_bases
+
+    name = "prebuilt images"
+    try:
+        target = prebuilt.configured()
+    except DevtoolsError as error:
+        return Check(name, False, error.message, f"set {registry.ENV} to HOST[:PORT][/PATH]")
+    if target is None:
+        return Check(name, True, f"no team registry ({registry.ENV} unset): `devtools up` builds every image here")
+    api, missing = EngineApi(), []
+    images = prebuilt.wanted(project, config, with_build_bases(config, []))
+    for image in images:
+        try:
+            api.distribution(image.remote(target, project.variant.value))
+        except RegistryAnswer as answer:
+            meaning = registry.problem(str(answer))
+            if meaning != registry.NOT_THERE:
+                return Check(
+                    name, False, f"{target} {meaning or str(answer)[:120]}", registry.fix(meaning or "", target)
+                )
+            missing.append(image.service)
+    found = f"{len(images) - len(missing)} of {len(images)} in {target} for these inputs"
+    if missing:
+        return Check(name, True, f"{found}; built here, from its layers: {', '.join(missing)}")
+    return Check(name, True, f"{found}: `devtools up` pulls them")
+
+
 def gpu_checks(report: GpuReport) -> list[Check]:
     """A GPU is optional: without any sign of NVIDIA here, one passing row says so; otherwise a passing
     summary when usable, or one failing row per failing layer, plus warnings."""
@@ -128,6 +162,8 @@ def run_all(project_factory: Callable[[], ComposeProject]) -> list[Check]:
     results = [check_cli(engine), check_daemon(engine), check_compose(engine), check_disk(engine)]
     if all(check.ok for check in results[:3]):
         project = project_factory()
-        results += check_ports(project, project.config().published_ports())
+        config = project.config()
+        results += check_ports(project, config.published_ports())
+        results.append(check_prebuilt(project, config))
         results += gpu_checks(gpu.detect(smoke=True))
     return results

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, NoReturn, TextIO
 
@@ -25,6 +25,11 @@ _STDERR_TAIL_LINES = 200
 def set_verbose(enabled: bool) -> None:
     global _verbose
     _verbose = enabled
+
+
+def verbose() -> bool:
+    """-v: commands show their tools' full output instead of a summary."""
+    return _verbose
 
 
 @dataclass(frozen=True)
@@ -73,27 +78,63 @@ def run(
     return result
 
 
-def _relay(stream: IO[str], sink: TextIO, tail: deque[str]) -> None:
+def observe(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    on_stdout: Callable[[str], None],
+    on_stderr: Callable[[str], None],
+) -> Completed:
+    """Run argv with each line of its output handed to a callback instead of the terminal (a command
+    that turns a tool's machine-readable progress into its own). Explaining a failure is the caller's:
+    the result's stdout and stderr are empty."""
+    _echo(argv)
+    try:
+        returncode = _pump_both(argv, env, on_stdout, on_stderr)
+    except FileNotFoundError as exc:
+        raise missing_program(argv[0]) from exc
+    return Completed(tuple(argv), returncode, "", "")
+
+
+def _pump(stream: IO[str], handle: Callable[[str], None]) -> None:
     for line in stream:
+        handle(line)
+
+
+def _pump_both(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    on_stdout: Callable[[str], None],
+    on_stderr: Callable[[str], None],
+) -> int:
+    with subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        reader = threading.Thread(target=_pump, args=(child.stdout, on_stdout), daemon=True)
+        reader.start()
+        _pump(child.stderr, on_stderr)
+        reader.join()
+        return child.wait()
+
+
+def _relay_to(sink: TextIO, tail: deque[str]) -> Callable[[str], None]:
+    def relay(line: str) -> None:
         sink.write(line)
         sink.flush()
         tail.append(line)
 
+    return relay
+
 
 def _run_streaming(argv: Sequence[str], env: Mapping[str, str] | None, relay_stdout: bool) -> Completed:
     tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
-    stdout = subprocess.PIPE if relay_stdout else None
-    with subprocess.Popen(
-        list(argv), stdout=stdout, stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1
-    ) as child:
+    if relay_stdout:
+        returncode = _pump_both(argv, env, _relay_to(sys.stdout, tail), _relay_to(sys.stderr, tail))
+        return Completed(tuple(argv), returncode, "", "".join(tail))
+    with subprocess.Popen(list(argv), stderr=subprocess.PIPE, text=True, env=_merged_env(env), bufsize=1) as child:
         assert child.stderr is not None
-        relay = None
-        if child.stdout is not None:
-            relay = threading.Thread(target=_relay, args=(child.stdout, sys.stdout, tail), daemon=True)
-            relay.start()
-        _relay(child.stderr, sys.stderr, tail)
-        if relay is not None:
-            relay.join()
+        _pump(child.stderr, _relay_to(sys.stderr, tail))
         returncode = child.wait()
     return Completed(tuple(argv), returncode, "", "".join(tail))
 

@@ -1,5 +1,6 @@
 """devtools ps: service, state, health and published ports of the stack's containers."""
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -16,22 +17,39 @@ def _ports(row: dict[str, Any]) -> str:
     return ", ".join(sorted(published))
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    table = [("SERVICE", "STATE", "HEALTH", "PORTS")]
+def _image_source(source: str | None) -> str:
+    """`built here`, `pulled from REGISTRY (sha256:0123456789ab)`, or `-` (devtools did not make it)."""
+    if source is None:
+        return "-"
+    if "@" not in source:
+        return source
+    name, digest = source.split("@", 1)
+    return f"pulled from {name.split('/', 1)[0]} ({digest[:19]})"
+
+
+def format_table(rows: list[dict[str, Any]], sources: Callable[[str], str | None] = lambda image: None) -> str:
+    table = [("SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE")]
     for row in sorted(rows, key=lambda r: r.get("Service", "")):
         state = row.get("State", "")
         if state == "exited":
             state = f"exited ({row.get('ExitCode', '?')})"
-        table.append((row.get("Service", ""), state, row.get("Health") or "-", _ports(row)))
-    widths = [max(len(line[i]) for line in table) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:3], widths, strict=True)) for line in table]
-    return "\n".join(f"{text}  {line[3]}".rstrip() for text, line in zip(lines, table, strict=True))
+        source = _image_source(sources(str(row.get("Image", ""))))
+        table.append((row.get("Service", ""), state, row.get("Health") or "-", _ports(row) or "-", source))
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(line[:4], widths, strict=True)), line[4]]).rstrip()
+        for line in table
+    )
 
 
 def ps() -> None:
-    """Show each service's state, health and published ports."""
-    rows = ComposeProject.dev().containers()
+    """Show each service's state, health, published ports, and where its image came from (built
+    here, or pulled from the team registry: `devtools up` with DEVTOOLS_REGISTRY)."""
+    from devtools.stack.build_state import BuildState
+
+    project = ComposeProject.dev()
+    rows = project.containers()
     if not rows:
         typer.echo("The stack is not running; start it with 'devtools up'.")
         return
-    typer.echo(format_table(rows))
+    typer.echo(format_table(rows, BuildState(project).source))

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from devtools.errors import DevtoolsError, ExitCode
+
 
 def release(
     services: Annotated[
@@ -36,6 +38,15 @@ def release(
             "builds under QEMU; where no registry answers, PYTHON_IMAGE_<OS>_<ARCH> names its base image.",
         ),
     ] = None,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Publish the dev stack's images instead, for `devtools up` (and the devcontainer) to pull: each "
+            "as REGISTRY/<repository>:dev-<fingerprint of its build inputs> and as :dev, the build cache the "
+            "Compose files name. Built for UID/GID 1000.",
+        ),
+    ] = False,
     allow_vulnerable: Annotated[
         bool,
         typer.Option(
@@ -62,9 +73,30 @@ def release(
     it); 9 when the registry is unreachable, refuses the login or the push, or holds another digest;
     10 when the scan finds something fixable.
     """
+    from devtools import registry as registries
     from devtools.release import publish
     from devtools.stack import images
     from devtools.stack.project import find_root
+
+    if dev:
+        if platform or allow_dirty or allow_vulnerable:
+            raise DevtoolsError(
+                "--dev publishes the dev images by the fingerprint of their inputs: no --platform, --allow-dirty "
+                "or --allow-vulnerable",
+                ExitCode.USAGE,
+            )
+        from devtools.progress import Board
+        from devtools.stack import prebuilt
+
+        target = registries.resolve(registry)
+        with Board() as board:
+            lines = prebuilt.publish(target, services or [], board)
+        for line in lines:
+            print(line)
+        print(
+            f"published {len(lines)} dev images to {target}: `devtools up` with DEVTOOLS_REGISTRY={target} pulls them"
+        )
+        return
 
     def report(line: str) -> None:
         print(line, flush=True)

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import proc
+from devtools import proc, registry
 from devtools.deploy.spec import build_base_images
 from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.release import manifest, registry, sbom, scan
+from devtools.release import manifest, sbom, scan
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack import images
@@ -27,13 +27,6 @@ from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
 Report = Callable[[str], None]
-
-# What a failed `docker push` said -> what it means, first match wins (stderr is matched lowercased).
-_PUSH_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("no basic auth credentials",), "not logged in"),
-    (("unauthorized", "authentication required", "denied"), "the registry refused the credentials"),
-    (("connection refused", "no such host", "i/o timeout", "dial tcp", "server gave http response"), "unreachable"),
-)
 
 
 @dataclass(frozen=True)
@@ -237,20 +230,13 @@ def _engine_digest(remote: str) -> str:
 
 
 def _push_failure(remote: str, target: str, stderr: str) -> DevtoolsError:
-    said = stderr.lower()
-    login = registry.host(target)
-    fix = (
-        f"log in with `docker login {login}` (ECR: `aws ecr get-login-password | docker login --username AWS "
-        f"--password-stdin {login}`)"
-    )
-    for needles, meaning in _PUSH_FAILURES:
-        if any(needle in said for needle in needles):
-            if meaning == "unreachable":
-                fix = "check the address and that the registry is running (provision runs one on 127.0.0.1:5001)"
-            return DevtoolsError(
-                f"push of {remote} failed: {target} {meaning}; {fix}; nothing was released (a rerun resumes)",
-                ExitCode.REGISTRY,
-            )
+    meaning = registry.problem(stderr)
+    if meaning is not None and meaning != registry.NOT_THERE:
+        return DevtoolsError(
+            f"push of {remote} failed: {target} {meaning}; {registry.fix(meaning, target)}; nothing was released "
+            "(a rerun resumes)",
+            ExitCode.REGISTRY,
+        )
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     return DevtoolsError(
         f"push of {remote} failed: {lines[-1] if lines else 'no output'}; nothing was released (a rerun resumes)",

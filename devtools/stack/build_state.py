@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,25 @@ def build_inputs(root: Path, service: dict[str, Any]) -> list[Path]:
     return [context / build.get("dockerfile", "Dockerfile")]
 
 
+# Build settings that never change what is built: where it is built from on disk, where cached
+# layers may come from, metadata. Left out, so the fingerprint is the same on every machine and with
+# or without a team registry (prebuilt images are found by it: devtools.stack.prebuilt).
+_NOT_CONTENT = frozenset({"context", "cache_from", "cache_to", "labels"})
+
+
+def build_settings(service: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a service's build section that decide the image: target, Dockerfile, args (less
+    BuildKit's own switches, e.g. BUILDKIT_INLINE_CACHE)."""
+    settings = {key: value for key, value in service["build"].items() if key not in _NOT_CONTENT}
+    if isinstance(settings.get("args"), dict):
+        settings["args"] = {k: v for k, v in settings["args"].items() if not k.startswith("BUILDKIT_")}
+    return settings
+
+
 def fingerprint(root: Path, service: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     # Target, args and base image are inputs too: switching dev -> prod must not look fresh.
-    digest.update(json.dumps({k: v for k, v in service["build"].items() if k != "context"}, sort_keys=True).encode())
+    digest.update(json.dumps(build_settings(service), sort_keys=True).encode())
     for top in build_inputs(root, service):
         for file in _files_under(top):
             digest.update(str(file.relative_to(root)).encode() + b"\0")
@@ -53,15 +68,26 @@ def fingerprint(root: Path, service: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+BUILT_HERE = "built here"
+
+
 class BuildState:
+    """.devtools/build-state.json: per project and Compose files, each service image's fingerprint when
+    devtools last built or pulled it, and where it came from (`ps` shows it)."""
+
     def __init__(self, project: ComposeProject) -> None:
         self.path = project.root / ".devtools" / "build-state.json"
         self._key_prefix = f"{project.name}:{'+'.join(f.name for f in project.files)}:"
         self.root = project.root
         try:
-            self._recorded: dict[str, str] = json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text())
         except (FileNotFoundError, ValueError):
-            self._recorded = {}
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        # Before sources were kept, the file was the fingerprints alone.
+        self._recorded: dict[str, str] = data.get("fingerprints", data) if "fingerprints" in data else data
+        self._sources: dict[str, str] = data.get("sources", {}) if "fingerprints" in data else {}
 
     def stale(self, config: ComposeConfig, names: Iterable[str]) -> list[str]:
         """Services among `names` with a build section whose inputs changed since the last record."""
@@ -72,9 +98,20 @@ class BuildState:
             and self._recorded.get(self._key_prefix + name) != fingerprint(self.root, config.services[name])
         ]
 
-    def record(self, config: ComposeConfig, names: Sequence[str]) -> None:
+    def source(self, image: str) -> str | None:
+        """Where an image devtools built or pulled came from: BUILT_HERE or the registry's reference by
+        digest (by image: services that share one, like seed and training, share its source)."""
+        return self._sources.get(self._key_prefix + image)
+
+    def record(self, config: ComposeConfig, names: Sequence[str], source: str | Mapping[str, str] = BUILT_HERE) -> None:
+        """`source`: one for every name, or per name (pulled images: their references)."""
         for name in names:
-            if "build" in config.services[name]:
-                self._recorded[self._key_prefix + name] = fingerprint(self.root, config.services[name])
+            service = config.services[name]
+            if "build" in service:
+                self._recorded[self._key_prefix + name] = fingerprint(self.root, service)
+                self._sources[self._key_prefix + str(service.get("image"))] = (
+                    source if isinstance(source, str) else source[name]
+                )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self._recorded, indent=1, sort_keys=True))
+        data = {"fingerprints": self._recorded, "sources": self._sources}
+        self.path.write_text(json.dumps(data, indent=1, sort_keys=True))

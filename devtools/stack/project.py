@@ -11,14 +11,16 @@ copying fields by position, so a new field (a remote engine, a registry) is adde
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from devtools import proc
+from devtools.engine.stderr import classify
 from devtools.errors import DevtoolsError
+from devtools.progress import Board
 
 if TYPE_CHECKING:
     from devtools.stack.config import ComposeConfig
@@ -147,20 +149,54 @@ class ComposeProject:
         return replace(self, env={**self.env, **env})
 
     def argv(self, *args: str) -> list[str]:
+        return self._argv(args)
+
+    def _argv(self, args: Sequence[str], *, flags: Sequence[str] = (), extra_files: Sequence[Path] = ()) -> list[str]:
         argv = ["docker", "compose", "--project-directory", str(self.root), "-p", self.name]
-        for file in self.files:
+        for file in (*self.files, *extra_files):
             argv += ["-f", str(file)]
         for profile in self.profiles:
             argv += ["--profile", profile]
-        return [*argv, *args]
+        return [*argv, *flags, *args]
 
     def run(self, *args: str, capture: bool = False, check: bool = True) -> proc.Completed:
         return proc.run(self.argv(*args), capture=capture, check=check, env=self.env)
 
-    def build(self, *args: str) -> proc.Completed:
-        """`docker compose build ARGS`: the one place the stack's images are built. Its progress (on
-        stdout) names the failing step, so a failure is explained from it too."""
-        return proc.run(self.argv("build", *args), env=self.env, explain_from_stdout=True)
+    def build(
+        self, *args: str, labels: Mapping[str, Mapping[str, str]] | None = None, board: Board | None = None
+    ) -> proc.Completed:
+        """`docker compose build ARGS`: the one place the stack's images are built. Progress is one line
+        per image on `board` (its own on stderr when None; the full BuildKit log with -v); a failure is
+        explained from the failing step's output. `labels`: service -> image labels to add (a
+        generated override file, so the fingerprint of the Compose files is untouched)."""
+        extra = (self._labels_file(labels),) if labels else ()
+        if proc.verbose():
+            argv = self._argv(("build", *args), extra_files=extra, flags=("--progress", "plain"))
+            return proc.run(argv, env=self.env, explain_from_stdout=True)
+        from devtools.stack.build_progress import BuildProgress
+
+        own = board is None
+        shown = board if board is not None else Board()
+        progress = BuildProgress(shown)
+        argv = self._argv(("build", *args), extra_files=extra, flags=("--progress", "json"))
+        try:
+            done = proc.observe(argv, env=self.env, on_stdout=progress.stdout, on_stderr=progress.stderr)
+        finally:
+            if own:
+                shown.close()
+        if done.returncode != 0:
+            raise classify(done.argv, done.returncode, progress.explanation())
+        return done
+
+    def _labels_file(self, labels: Mapping[str, Mapping[str, str]]) -> Path:
+        """An override adding image labels, per project (concurrent projects never share one)."""
+        import json  # JSON is YAML: no yaml import on this path
+
+        path = self.root / ".devtools" / f"build-labels-{self.name}.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        services = {name: {"build": {"labels": dict(values)}} for name, values in labels.items()}
+        path.write_text(json.dumps({"services": services}, indent=1) + "\n")
+        return path
 
     def exec_(self, *args: str) -> NoReturn:
         """Become `docker compose ARGS`: its terminal handling, signals and exit code are ours."""

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from devtools.progress import Board
+from devtools.stack import prebuilt
 from devtools.stack.build_state import BuildState
 from devtools.stack.config import ComposeConfig
 from devtools.stack.graph import with_dependencies
-from devtools.stack.project import ComposeProject
+from devtools.stack.project import ComposeProject, Variant
 
 
 def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[str]) -> list[str]:
-    """Rebuild the services among `names` whose build inputs changed; returns those rebuilt."""
+    """Bring the images among `names` whose build inputs changed up to date: pulled from the team
+    registry where it holds them for these inputs (dev stack, DEVTOOLS_REGISTRY set), else built.
+    Returns the services built here."""
     state = BuildState(project)
     stale = state.stale(config, with_dependencies(config, names))
-    if stale:
-        project.build(*stale)
-        state.record(config, stale)
+    if not stale:
+        return []
+    with Board() as board:
+        target = prebuilt.configured() if project.variant is Variant.DEV else None
+        if target is not None:
+            fetched = prebuilt.fetch(target, prebuilt.wanted(project, config, stale), project.variant.value, board)
+            if fetched.unavailable:
+                board.note(fetched.unavailable)
+            state.record(config, list(fetched.pulled), fetched.pulled)
+            stale = [name for name in stale if name not in fetched.pulled]
+        if stale:
+            project.build(*stale, board=board)
+            state.record(config, stale)
     return stale
 
 

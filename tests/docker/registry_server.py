@@ -35,6 +35,12 @@ class RegistryServer:
     address: str
     docker_config: Path  # a DOCKER_CONFIG logged in to it
     storage: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stops the server before the end of its block (a test of what happens without it)."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
     def digest(self, repository: str, tag: str) -> str:
         """What the registry answers for the tag (Docker-Content-Digest), over the Distribution API."""
@@ -88,8 +94,8 @@ def running() -> Iterator[RegistryServer]:
             time.sleep(0.2)
         login = ["docker", "--config", str(config), "login", "-u", USER, "--password-stdin", address]
         subprocess.run(login, input=PASSWORD, capture_output=True, text=True, check=True)
-        yield RegistryServer(address, config, root / "data")
+        yield RegistryServer(address, config, root / "data", process)
     finally:
-        process.terminate()
+        process.terminate()  # a no-op when stopped already
         process.wait(timeout=10)
         shutil.rmtree(root, ignore_errors=True)

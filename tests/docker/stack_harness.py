@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -231,3 +232,39 @@ def postgres(request: pytest.FixtureRequest) -> Iterator[Postgres]:
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def checkout_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files, plus wheelhouse/ whole: the training build
+    bind-mounts it, and the same wheels keep BuildKit's cache of the torch layer valid."""
+    done = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"git ls-files failed in {REPO}: {done.stderr.decode().strip()}")
+    files = {name for name in done.stdout.decode().split("\0") if name and (REPO / name).is_file()}
+    files |= {str(path.relative_to(REPO)) for path in (REPO / "wheelhouse").glob("*") if path.is_file()}
+    return sorted(files)
+
+
+def copy_checkout(dest: Path) -> set[Path]:
+    """Copies the checkout to dest; returns the wheels it hard-linked instead (read-only build inputs,
+    hundreds of MB), which keep their owner. Everything else is a real copy: nothing done in the
+    copy (a devcontainer, a fresh clone's builds) may reach the checkout under test. Like a clone,
+    but with the working tree's changes: the code under test."""
+    linked: set[Path] = set()
+    for name in checkout_files():
+        source, target = REPO / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name.startswith("wheelhouse/") and name.endswith(".whl"):
+            try:
+                os.link(source, target)
+                linked.add(target)
+                continue
+            except OSError:
+                pass
+        shutil.copy2(source, target)
+    return linked

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_harness import copy_checkout
 
 from devtools.engine.facts import Engine
 from devtools.stack.project import BASE_FILE, DEFAULT_PROJECT_NAME, DEV_FILE, GPU_FILE
@@ -75,41 +76,6 @@ def _host_user(engine_socket: Path) -> pwd.struct_passwd:
     # The Docker socket's group, by number: it may have no name here (a socket from elsewhere).
     subprocess.run(["usermod", "--append", "--groups", socket_gid, USER], check=True, capture_output=True)
     return user
-
-
-def _checkout_files() -> list[str]:
-    """Tracked and untracked-but-not-ignored files, plus wheelhouse/ whole: the training build
-    bind-mounts it, and the same wheels keep BuildKit's cache of the torch layer valid."""
-    done = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"git ls-files failed in {REPO}: {done.stderr.decode().strip()}")
-    files = {name for name in done.stdout.decode().split("\0") if name and (REPO / name).is_file()}
-    files |= {str(path.relative_to(REPO)) for path in (REPO / "wheelhouse").glob("*") if path.is_file()}
-    return sorted(files)
-
-
-def _copy_checkout(dest: Path) -> set[Path]:
-    """Copies the checkout to dest; returns the wheels it hard-linked instead (read-only build inputs,
-    hundreds of MB), which keep their owner. Everything else is a real copy: nothing done in the
-    devcontainer may reach the checkout under test."""
-    linked: set[Path] = set()
-    for name in _checkout_files():
-        source, target = REPO / name, dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if name.startswith("wheelhouse/") and name.endswith(".whl"):
-            try:
-                os.link(source, target)
-                linked.add(target)
-                continue
-            except OSError:
-                pass
-        shutil.copy2(source, target)
-    return linked
 
 
 def _give_to(root: Path, user: pwd.struct_passwd, keep: set[Path]) -> None:
@@ -220,7 +186,7 @@ def run(request: pytest.FixtureRequest) -> Iterator[DevcontainerRun]:
     # Not under pytest's tmp dir: that is private to root, and the CLI runs as the host user.
     root = Path(tempfile.mkdtemp(prefix="mlstack-devc-"))
     workspace, cli, cli_tmp = root / "checkout", root / "devcontainers-cli", root / "tmp"
-    linked = _copy_checkout(workspace)
+    linked = copy_checkout(workspace)
     # The CLI's own copy: the checkout it came from may sit where the host user cannot read (/root).
     shutil.copytree(CLI_PACKAGE, cli, symlinks=True)
     cli_tmp.mkdir()

@@ -58,6 +58,22 @@ class FakeDocker:
             raise proc.classify(result.argv, result.returncode, result.stderr)
         return result
 
+    def observe(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        on_stdout: Callable[[str], None],
+        on_stderr: Callable[[str], None],
+    ) -> proc.Completed:
+        """proc.observe: the scripted answer's output goes to the callbacks, line by line."""
+        done = self.run(argv, env=env, check=False, capture=True)
+        for line in done.stdout.splitlines(keepends=True):
+            on_stdout(line)
+        for line in done.stderr.splitlines(keepends=True):
+            on_stderr(line)
+        return proc.Completed(done.argv, done.returncode, "", "")
+
     def exec_(self, argv: Sequence[str], *, env: dict[str, str] | None = None) -> None:
         self.execs.append(list(argv))
         raise SystemExit(0)
@@ -69,7 +85,7 @@ class FakeDocker:
 def compose_args(argv: Sequence[str]) -> list[str]:
     """What follows `docker compose --project-directory R -p N -f F...` in argv."""
     args = list(argv[2:])
-    while args and args[0] in ("--project-directory", "-p", "-f", "--profile"):
+    while args and args[0] in ("--project-directory", "-p", "-f", "--profile", "--progress"):
         args = args[2:]
     return args
 
@@ -107,6 +123,7 @@ def docker(stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDo
     fake.respond_to(["config"], stdout=recorded_config(stack_root))
     monkeypatch.setattr(proc, "run", fake.run)
     monkeypatch.setattr(proc, "exec_", fake.exec_)
+    monkeypatch.setattr(proc, "observe", fake.observe)
     yield fake
 
 

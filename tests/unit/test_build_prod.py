@@ -166,7 +166,7 @@ def test_dev_build_is_unchanged_by_a_checkout(docker: FakeDocker, stack_root: Pa
     (stack_root / ".git").mkdir()
     assert cli("build", "serving").exit_code == 0
     prefix = compose_prefix(stack_root, "docker-compose.yml", "docker-compose.dev.yml")
-    assert docker.calls == [[*prefix, "config"], [*prefix, "build", "base", "serving"]]
+    assert docker.calls == [[*prefix, "config"], [*prefix, "--progress", "json", "build", "base", "serving"]]
 
 
 def test_up_prod_runs_the_production_file_alone(docker: FakeDocker, stack_root: Path, cli) -> None:
@@ -176,7 +176,7 @@ def test_up_prod_runs_the_production_file_alone(docker: FakeDocker, stack_root: 
     prefix = compose_prefix(stack_root, *PROD)
     assert docker.calls == [
         [*prefix, "config"],
-        [*prefix, "build", "base", "mlflow", "serving", "training"],
+        [*prefix, "--progress", "json", "build", "base", "mlflow", "serving", "training"],
         [*prefix, "up", "--detach", "--wait", "--wait-timeout", "300"],
     ]
 

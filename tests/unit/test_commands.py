@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cli_harness import FIXTURES, FakeDocker, compose_prefix, recorded_config
@@ -27,11 +28,25 @@ def test_ps_shows_service_state_health_ports(docker: FakeDocker, cli) -> None:
     assert result.exit_code == 0
     assert docker.compose_calls() == [["ps", "--all", "--format", "json"]]
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["SERVICE", "STATE", "HEALTH", "PORTS"]
+    assert lines[0].split() == ["SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
-    assert rows["mlflow"] == ["running", "healthy", "127.0.0.1:5000->5000"]
-    assert rows["serving"] == ["running", "healthy", "127.0.0.1:8080->8080"]
+    assert rows["mlflow"] == ["running", "healthy", "127.0.0.1:5000->5000", "-"]
+    assert rows["serving"] == ["running", "healthy", "127.0.0.1:8080->8080", "-"]
     assert rows["base"][:2] == ["exited", "(0)"]
+
+
+def test_ps_says_which_images_were_pulled_and_which_built_here(docker: FakeDocker, cli, stack_root: Path) -> None:
+    state = stack_root / ".devtools" / "build-state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    prefix = "mlstack:docker-compose.yml+docker-compose.dev.yml:"
+    pulled = f"127.0.0.1:5001/mlstack/serving@sha256:{'ab' * 32}"
+    sources = {f"{prefix}mlstack/serving:dev": pulled, f"{prefix}mlstack/mlflow:dev": "built here"}
+    state.write_text(json.dumps({"fingerprints": {}, "sources": sources}))
+    docker.respond_to(["ps"], stdout=(FIXTURES / "compose_ps.jsonl").read_text())
+    lines = cli("ps").stdout.splitlines()
+    by_service = {line.split()[0]: line for line in lines[1:]}
+    assert by_service["serving"].endswith(f"pulled from 127.0.0.1:5001 (sha256:{'ab' * 6})")
+    assert by_service["mlflow"].endswith("built here")
 
 
 def test_ps_with_nothing_running_says_how_to_start(docker: FakeDocker, cli) -> None:
@@ -89,7 +104,14 @@ def test_build_prod_uses_the_production_file_alone_base_first(docker: FakeDocker
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
     result = cli("build", "--target", "prod", "serving")
     assert result.exit_code == 0
-    assert docker.calls[1] == [*compose_prefix(stack_root, "docker-compose.yml"), "build", "base", "serving"]
+    assert docker.calls[1] == [
+        *compose_prefix(stack_root, "docker-compose.yml"),
+        "--progress",
+        "json",
+        "build",
+        "base",
+        "serving",
+    ]
 
 
 def test_build_rejects_unknown_target(docker: FakeDocker, cli) -> None:

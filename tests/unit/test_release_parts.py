@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools import proc
+from devtools import proc, registry
 from devtools.deploy import render as render_module
 from devtools.deploy.arch import Arch
 from devtools.deploy.render import render
 from devtools.deploy.settings import Options, resolve
 from devtools.engine.api import Distribution
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.release import manifest, publish, registry
+from devtools.release import manifest, publish
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack.config import ComposeConfig

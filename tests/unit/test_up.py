@@ -14,7 +14,7 @@ def test_first_up_builds_every_image_then_starts_and_prints_urls(docker: FakeDoc
     prefix = compose_prefix(stack_root, *DEV_FILES)
     assert docker.calls == [
         [*prefix, "config"],
-        [*prefix, "build", "base", "mlflow", "serving", "training"],
+        [*prefix, "--progress", "json", "build", "base", "mlflow", "serving", "training"],
         [*prefix, *UP],
     ]
     assert "MLflow UI" in result.stdout and "http://127.0.0.1:5000/" in result.stdout

@@ -13,7 +13,7 @@ from devtools.gpu import Gpu, GpuReport, Layer, Status
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 GPU_FILES = (*DEV_FILES, "docker-compose.gpu.yml")
 UP = ["up", "--detach", "--wait", "--wait-timeout", "300"]
-BUILD_ALL = ["build", "base", "mlflow", "serving", "training"]
+BUILD_ALL = ["--progress", "json", "build", "base", "mlflow", "serving", "training"]
 
 
 def _usable() -> GpuReport:

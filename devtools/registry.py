@@ -41,3 +41,35 @@ def host(registry: str) -> str:
 def is_loopback(registry: str) -> bool:
     """The engine talks plain HTTP to registries on 127.0.0.0/8 (its default insecure range)."""
     return bool(_LOOPBACK.fullmatch(host(registry)))
+
+
+NOT_LOGGED_IN = "not logged in"
+REFUSED = "refused the credentials"
+UNREACHABLE = "unreachable"
+NOT_THERE = "has no such image"
+# What docker said when a registry push, pull or manifest request failed -> what it means, first match
+# wins (matched lowercased).
+_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("no basic auth credentials",), NOT_LOGGED_IN),
+    (("unauthorized", "authentication required", "denied"), REFUSED),
+    (("connection refused", "no such host", "i/o timeout", "dial tcp", "server gave http response"), UNREACHABLE),
+    (("manifest unknown", "not found", "no such manifest"), NOT_THERE),
+)
+
+
+def problem(said: str) -> str | None:
+    """What a failed registry request's output says about the registry (NOT_LOGGED_IN, REFUSED,
+    UNREACHABLE, NOT_THERE), or None when it is something else (keep docker's own words)."""
+    lowered = said.lower()
+    return next((meaning for needles, meaning in _PROBLEMS if any(n in lowered for n in needles)), None)
+
+
+def fix(meaning: str, registry: str) -> str:
+    """What to do about a registry problem, in words a user can follow."""
+    if meaning == UNREACHABLE:
+        return "check the address and that the registry is running (scripts/provision runs one on 127.0.0.1:5001)"
+    login = host(registry)
+    return (
+        f"log in with `docker login {login}` (ECR: `aws ecr get-login-password | docker login --username AWS "
+        f"--password-stdin {login}`)"
+    )
