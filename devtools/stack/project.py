@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -175,15 +176,10 @@ class ComposeProject:
             return proc.run(argv, env=self.env, explain_from_stdout=True)
         from devtools.stack.build_progress import BuildProgress
 
-        own = board is None
-        shown = board if board is not None else Board()
-        progress = BuildProgress(shown)
         argv = self._argv(("build", *args), extra_files=extra, flags=("--progress", "json"))
-        try:
+        with nullcontext(board) if board is not None else Board() as shown:
+            progress = BuildProgress(shown)
             done = proc.observe(argv, env=self.env, on_stdout=progress.stdout, on_stderr=progress.stderr)
-        finally:
-            if own:
-                shown.close()
         if done.returncode != 0:
             raise classify(done.argv, done.returncode, progress.explanation())
         return done
