@@ -1,4 +1,4 @@
-"""Prebuilt images, the parts without a registry: what `up` does with each answer a pull can get (the
+"""Prebuilt images, the parts without a registry (this file has its own name: pytest needs unique basenames):
 process choke point replaced), and what `doctor` says the registry holds. The real registry:
 tests/docker/test_prebuilt.py."""
 
