@@ -9,62 +9,16 @@ Target: (1) median at most 0.3 s and at least 8x faster than (2).
 
 from __future__ import annotations
 
-import json
-import re
 import signal
-import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-import uuid
-from collections.abc import Callable
 
-from timing import REPO, SERVING_PORT, compose_argv, devtools, stack_env
+from timing import REPO, SERVING_PORT, compose_argv, devtools, edit_latencies, median_p90, stack_env
 
 APP = REPO / "services" / "serving" / "app.py"
-PORT = SERVING_PORT
+HEALTH = f"http://127.0.0.1:{SERVING_PORT}/health"
 ENV = stack_env()
-
-
-def probe() -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1) as response:
-            return json.loads(response.read()).get("probe")
-    except Exception:
-        return None
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not reached within {timeout}s")
-        time.sleep(0.01)
-
-
-def edit_latencies(
-    original: str, edits: int, timeout: float, after_edit: Callable[[], object] | None = None
-) -> list[float]:
-    samples = []
-    for _ in range(edits):
-        marker = uuid.uuid4().hex[:8]
-        text = re.sub(
-            r'        return \{"status": "ok".*\}', f'        return {{"status": "ok", "probe": "{marker}"}}', original
-        )
-        start = time.monotonic()
-        APP.write_text(text)
-        if after_edit:
-            after_edit()
-        wait_until(lambda marker=marker: probe() == marker, timeout)
-        samples.append(time.monotonic() - start)
-        time.sleep(1.0)  # let the previous worker drain before the next edit
-    return samples
-
-
-def stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
 def main(edits: int = 10) -> int:
@@ -83,13 +37,13 @@ def main(edits: int = 10) -> int:
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(3)
-        results["fork-server reloader + devtools watch"] = edit_latencies(original, edits, 30)
+        results["fork-server reloader + devtools watch"] = edit_latencies(APP, HEALTH, edits, 30)
         watcher.send_signal(signal.SIGINT)
         watcher.wait(timeout=15)
         APP.write_text(original)
 
         devtools("up", "serving", env=stack_env(SERVING_RELOADER="uvicorn"))
-        results["uvicorn --reload"] = edit_latencies(original, edits, 120)
+        results["uvicorn --reload"] = edit_latencies(APP, HEALTH, edits, 120)
         APP.write_text(original)
 
         # `docker compose watch` skips paths that are also bind-mounted ("this path won't be monitored"),
@@ -99,7 +53,8 @@ def main(edits: int = 10) -> int:
         devtools("up", "serving", env=restart_env)
         compose = compose_argv()
         results["container restart (compose watch sync+restart)"] = edit_latencies(
-            original,
+            APP,
+            HEALTH,
             edits,
             180,
             after_edit=lambda: subprocess.run(
@@ -110,10 +65,10 @@ def main(edits: int = 10) -> int:
         APP.write_text(original)
         devtools("down", "-v")
     for name, samples in results.items():
-        median, p90 = stats(samples)
+        median, p90 = median_p90(samples)
         print(f"  {name:40s} median {median:6.3f}s  p90 {p90:6.3f}s  (n={len(samples)})")
-    ours = stats(results["fork-server reloader + devtools watch"])[0]
-    uvicorn = stats(results["uvicorn --reload"])[0]
+    ours = median_p90(results["fork-server reloader + devtools watch"])[0]
+    uvicorn = median_p90(results["uvicorn --reload"])[0]
     ok = ours <= 0.3 and uvicorn / ours >= 8
     print(
         f"reload: fork-server median {ours:.3f}s, {uvicorn / ours:.1f}x faster than uvicorn --reload "

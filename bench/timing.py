@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,3 +99,49 @@ def compose_argv() -> list[str]:
     """Plain `docker compose` over the same files and project as `devtools` (the dev stack)."""
     files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(REPO / "docker-compose.dev.yml")]
     return ["docker", "compose", "-p", PROJECT, *files]
+
+
+# --- edit-to-live: the serving app's /health answers a marker written into its source ---------------
+
+HEALTH_RETURN = re.compile(r'        return \{"status": "ok".*\}')
+
+
+def health_probe(url: str) -> str | None:
+    """The `probe` field of serving's /health at `url`, None while it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return json.loads(response.read()).get("probe")  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not reached within {timeout}s")
+        time.sleep(0.01)
+
+
+def edit_latencies(
+    app: Path, health_url: str, edits: int, timeout: float, after_edit: Callable[[], object] | None = None
+) -> list[float]:
+    """Seconds from writing a new marker into `app`'s /health handler to /health answering it, per edit."""
+    original = app.read_text()
+    samples = []
+    for _ in range(edits):
+        marker = uuid.uuid4().hex[:8]
+        text = HEALTH_RETURN.sub(f'        return {{"status": "ok", "probe": "{marker}"}}', original)
+        start = time.monotonic()
+        app.write_text(text)
+        if after_edit:
+            after_edit()
+        wait_until(lambda marker=marker: health_probe(health_url) == marker, timeout)  # type: ignore[misc]
+        samples.append(time.monotonic() - start)
+        time.sleep(1.0)  # let the previous worker drain before the next edit
+    return samples
+
+
+def median_p90(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]

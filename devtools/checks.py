@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devtools import gpu, registry
@@ -38,7 +38,11 @@ def check_cli(engine: facts.Engine) -> Check:
 def check_daemon(engine: facts.Engine) -> Check:
     daemon = engine.daemon
     if daemon is not None:
-        return Check("Docker daemon", True, f"{daemon.version} (API {daemon.api_version})")
+        where = ""
+        if engine.remote:
+            name = (engine.info_dict or {}).get("Name", "?")
+            where = f", remote: {engine.remote_host} (host {name}; source synced, ports forwarded over SSH)"
+        return Check("Docker daemon", True, f"{daemon.version} (API {daemon.api_version}){where}")
     said = engine.daemon_error
     return Check("Docker daemon", False, said or "not reachable", fixes.daemon_fix(said) or fixes.START_DOCKER)
 
@@ -75,6 +79,12 @@ def _port_free(port: int) -> bool:
 
 
 def ports_held_by_stack(project: ComposeProject) -> set[int]:
+    """Ports of this machine the stack holds: published by its containers, or, on a remote engine,
+    forwarded to them by its SSH tunnel."""
+    if project.remote:
+        from devtools.stack import forward
+
+        return forward.open_ports(project)
     return {
         int(publisher["PublishedPort"])
         for row in project.containers(check=False)
@@ -163,7 +173,9 @@ def run_all(project_factory: Callable[[], ComposeProject]) -> list[Check]:
     if all(check.ok for check in results[:3]):
         project = project_factory()
         config = project.config()
-        results += check_ports(project, config.published_ports())
+        # The ports this machine uses: on a remote engine, the ones its tunnel forwards (the local files').
+        ports = (replace(project, remote=False).config() if project.remote else config).published_ports()
+        results += check_ports(project, ports)
         results.append(check_prebuilt(project, config))
         results += gpu_checks(gpu.detect(smoke=True))
     return results

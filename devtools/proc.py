@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, NoReturn, TextIO
 
 from devtools.engine.stderr import classify, missing_program
@@ -56,17 +57,23 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     explain_from_stdout: bool = False,
+    stdin: bytes | None = None,
 ) -> Completed:
     """Run argv to completion.
 
     capture=False streams stdout and stderr to the terminal (stderr is also kept, so a failure can be
     explained); capture=True returns both as text. explain_from_stdout: the command prints the cause of
     a failure on stdout (Compose's plain build progress: `#6 ... exec format error`), so stdout is relayed
-    through a pipe and its tail kept with stderr's.
+    through a pipe and its tail kept with stderr's. stdin: bytes to feed the command (capture only).
     """
     _echo(argv)
     try:
-        if capture:
+        if stdin is not None:
+            fed = subprocess.run(list(argv), input=stdin, capture_output=True, env=_merged_env(env), check=False)
+            result = Completed(
+                tuple(argv), fed.returncode, fed.stdout.decode(errors="replace"), fed.stderr.decode(errors="replace")
+            )
+        elif capture:
             done = subprocess.run(list(argv), capture_output=True, text=True, env=_merged_env(env), check=False)
             result = Completed(tuple(argv), done.returncode, done.stdout, done.stderr)
         else:
@@ -76,6 +83,19 @@ def run(
     if check and result.returncode != 0:
         raise classify(result.argv, result.returncode, result.stderr)
     return result
+
+
+def spawn(argv: Sequence[str], *, log: Path) -> subprocess.Popen[bytes]:
+    """Start argv in the background, in its own session (a Ctrl-C to devtools, or to a later command,
+    does not reach it), its output to `log`; the caller keeps the handle (e.g. an SSH tunnel)."""
+    _echo(argv)
+    try:
+        with log.open("wb") as sink:
+            return subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True
+            )
+    except FileNotFoundError as exc:
+        raise missing_program(argv[0]) from exc
 
 
 def observe(

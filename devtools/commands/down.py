@@ -19,5 +19,10 @@ def down(
     args = ["down", "--remove-orphans"]
     if volumes:
         args.append("--volumes")
+    project = ComposeProject.prod() if prod else ComposeProject.dev()
+    if project.remote:
+        from devtools.stack import forward
+
+        forward.close(project)  # the SSH tunnel to a remote engine's ports
     # Compose removes the volumes of the files it is given: the prod stack's are not in the dev files.
-    (ComposeProject.prod() if prod else ComposeProject.dev()).run(*args)
+    project.run(*args)

@@ -53,3 +53,10 @@ def ps() -> None:
         typer.echo("The stack is not running; start it with 'devtools up'.")
         return
     typer.echo(format_table(rows, BuildState(project).source))
+    if project.remote:
+        from devtools.stack import forward
+
+        lines = forward.status(project)
+        typer.echo("\nForwarded to this machine over SSH:" if lines else "\nNo ports forwarded from the remote engine.")
+        for line in lines:
+            typer.echo(f"  {line}")

@@ -9,7 +9,7 @@ so a failure is the same one-line DevtoolsError, with the same exit codes, as a 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +36,14 @@ def engine_errors() -> Iterator[None]:
     except docker.errors.APIError as exc:
         raise DevtoolsError(f"the Docker engine refused: {exc.explanation or exc}") from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        if problem := fixes.ssh_problem(str(exc)):
+            raise DevtoolsError(problem, ExitCode.DOCKER_UNAVAILABLE) from exc
         said = facts.last_line(str(exc)) or type(exc).__name__
-        fix = fixes.daemon_fix(said) or fixes.START_DOCKER
         where = endpoint() or "its default socket"
+        if facts.is_socket(where):
+            fix = fixes.daemon_fix(said) or fixes.START_DOCKER
+        else:  # another machine: its link, not a local daemon
+            fix = f"check that it answers: `docker -H {where} version`"
         raise DevtoolsError(
             f"the Docker engine at {where} is not reachable ({said[:200]}); {fix}", ExitCode.DOCKER_UNAVAILABLE
         ) from exc
@@ -59,30 +64,45 @@ class Distribution:
     platforms: list[str]
 
 
-def _connect() -> Any:
+# The watcher's calls are short (list, copy a file, signal, read a log): a link that does not answer in
+# this time is lost, and the watcher says so instead of hanging on a dead SSH connection.
+CALL_TIMEOUT_S = 15
+
+
+def cli_client() -> Any:
     import docker  # the SDK: ~0.3 s to import, only once the watcher needs it
 
-    if os.environ.get("DOCKER_HOST"):
-        return docker.from_env()  # type: ignore[attr-defined]  # the SDK ships no stubs
+    if host := os.environ.get("DOCKER_HOST"):
+        # ssh://: the ssh program, as the docker CLI uses it (~/.ssh/config applies), not paramiko.
+        return docker.from_env(use_ssh_client=host.startswith("ssh://"), timeout=CALL_TIMEOUT_S)  # type: ignore[attr-defined]
     host = endpoint()
     context = docker.context.ContextAPI.get_current_context()  # type: ignore[attr-defined]
     tls = context.TLSConfig if context is not None and context.Host == host else False
     return docker.DockerClient(  # type: ignore[attr-defined]
-        base_url=host or None, tls=tls, use_ssh_client=host.startswith("ssh://")
+        base_url=host or None, tls=tls, use_ssh_client=host.startswith("ssh://"), timeout=CALL_TIMEOUT_S
     )
 
 
-class EngineApi:
-    """The few SDK calls devtools makes, each with its errors mapped. `client` replaces the SDK (tests)."""
+def client_at(url: str) -> Any:
+    """An SDK client for an engine socket this machine can open itself (a remote engine's, forwarded)."""
+    import docker
 
-    def __init__(self, client: Any = None) -> None:
+    return docker.DockerClient(base_url=url, timeout=CALL_TIMEOUT_S)  # type: ignore[attr-defined]
+
+
+class EngineApi:
+    """The few SDK calls devtools makes, each with its errors mapped. `client` replaces the SDK (tests);
+    `connect` makes the client (default: as the CLI reaches the engine), again after `reconnect`."""
+
+    def __init__(self, client: Any = None, connect: Callable[[], Any] | None = None) -> None:
         self._client = client
+        self._connect = connect or cli_client
 
     @property
     def client(self) -> Any:
         if self._client is None:
             with engine_errors():
-                self._client = _connect()
+                self._client = self._connect()
         return self._client
 
     def containers(self, project: str, service: str | None = None, *, include_stopped: bool = False) -> list[Any]:
@@ -107,6 +127,23 @@ class EngineApi:
         with engine_errors():
             data: bytes = container.logs(since=since, stdout=True, stderr=True)
         return data.decode(errors="replace")
+
+    def put_archive(self, container: Any, path: str, data: bytes) -> None:
+        """Extracts a tar archive into the container at `path` (a running or stopped container; into
+        its volumes too): how the watcher copies files to a remote engine."""
+        with engine_errors():
+            if not container.put_archive(path, data):
+                raise DevtoolsError(f"the Docker engine did not extract the files into {path}")
+
+    def exec_(self, container: Any, argv: list[str], user: str = "0:0") -> tuple[int, str]:
+        """Runs argv in the running container; (exit code, output)."""
+        with engine_errors():
+            code, output = container.exec_run(argv, user=user)
+        return int(code), output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+
+    def reconnect(self) -> None:
+        """Drops the client, so the next call connects afresh (after the engine's link was lost)."""
+        self._client = None
 
     def distribution(self, reference: str) -> Distribution:
         """Asks the registry, through the engine and with the docker CLI's credentials, what `reference`

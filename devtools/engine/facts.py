@@ -12,26 +12,53 @@ import functools
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from devtools import proc
 from devtools.errors import DevtoolsError
 
 LOCAL_SCHEMES = ("unix", "npipe")
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_ENDPOINT = "npipe:////./pipe/docker_engine" if os.name == "nt" else "unix:///var/run/docker.sock"
+# DEVTOOLS_REMOTE=1 or 0: what the engine's location says, when the rule below gets it wrong (an
+# engine on another machine with this machine's host name; a tunnel to this machine's own engine).
+REMOTE_OVERRIDE = "DEVTOOLS_REMOTE"
 
 
-def remote_endpoint(endpoint: str) -> str | None:
-    """`endpoint` when the engine runs on another machine (ssh://, tcp:// to another host), else None."""
-    if "://" not in endpoint:
-        return None
-    scheme, rest = endpoint.split("://", 1)
-    host = rest.split("/")[0].rsplit(":", 1)[0].split("@")[-1]
-    if scheme in LOCAL_SCHEMES or host in LOCAL_HOSTS:
-        return None
-    return endpoint
+def docker_config_dir() -> Path:
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def current_context() -> str:
+    """The docker CLI's current context, as it picks it (DOCKER_CONTEXT, else config.json), read
+    without running docker: most commands need only to know it is the default one."""
+    if name := os.environ.get("DOCKER_CONTEXT", "").strip():
+        return name
+    try:
+        config = json.loads((docker_config_dir() / "config.json").read_text())
+    except (OSError, ValueError):
+        return "default"
+    return str(config.get("currentContext") or "default") if isinstance(config, dict) else "default"
+
+
+def is_socket(endpoint: str) -> bool:
+    """A socket (or an unknown endpoint, which the CLI's default socket is) is this machine's engine."""
+    return "://" not in endpoint or endpoint.split("://", 1)[0] in LOCAL_SCHEMES
+
+
+def is_remote(endpoint: str, engine_host: str | None, this_host: str) -> bool:
+    """Whether the engine runs on another machine, so it cannot see this checkout: a socket is this
+    machine's; over ssh:// or tcp:// it is another machine unless the engine's own host name (docker
+    info's Name) is this one's. DEVTOOLS_REMOTE overrides."""
+    forced = os.environ.get(REMOTE_OVERRIDE, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if is_socket(endpoint):
+        return False
+    return engine_host is None or engine_host != this_host
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
@@ -103,6 +130,8 @@ class Engine:
         """Where the CLI sends its calls: DOCKER_HOST, else the current context's endpoint ('' when unknown)."""
         if host := os.environ.get("DOCKER_HOST", ""):
             return host
+        if current_context() == "default":
+            return DEFAULT_ENDPOINT  # the CLI's own default: no `docker context inspect` needed
         if not self.cli:
             return ""
         context = ask(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
@@ -138,10 +167,24 @@ class Engine:
     def info_dict(self) -> dict[str, Any] | None:
         return docker_info(self.info)
 
-    @property
+    @cached_property
     def remote(self) -> str | None:
-        """The endpoint when the engine is on another machine, None when it is this one."""
-        return remote_endpoint(self.endpoint)
+        """The endpoint when the engine is on another machine, None when it is this one. A socket is
+        decided without asking the engine; ssh:// and tcp:// ask `docker info` for its host name."""
+        endpoint = self.endpoint
+        forced = os.environ.get(REMOTE_OVERRIDE, "").strip()
+        if forced in ("0", "1"):
+            return (endpoint or DEFAULT_ENDPOINT) if forced == "1" else None
+        if is_socket(endpoint):
+            return None
+        name = (self.info_dict or {}).get("Name")
+        return endpoint if is_remote(endpoint, str(name) if name else None, socket.gethostname()) else None
+
+    @property
+    def remote_host(self) -> str:
+        """user@host[:port] of a remote endpoint, for messages ('' when local)."""
+        remote = self.remote or ""
+        return remote.split("://", 1)[-1].rstrip("/") if remote else ""
 
 
 @functools.cache

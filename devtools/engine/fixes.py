@@ -45,6 +45,30 @@ def dotted(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version))
 
 
+_SSH_UNREACHABLE = re.compile(
+    r"ssh: (?:connect to host (\S+) port (\d+): ([^\n\"]+)|Could not resolve hostname (\S+?):)"
+)
+_SSH_REFUSED = re.compile(r"Permission denied \(([^)]*)\)|Host key verification failed")
+
+
+def ssh_problem(said: str) -> str | None:
+    """The one line for an engine reached over SSH (ssh://) that SSH could not reach or log in to, from
+    what the docker CLI (or the SDK's ssh) said; None when SSH is not the problem."""
+    if match := _SSH_UNREACHABLE.search(said):
+        host, port, why = match.group(1) or match.group(4), match.group(2), match.group(3) or "unknown host"
+        where, ssh = (f"{host}:{port}", f"ssh -p {port} {host}") if port else (host, f"ssh {host}")
+        return (
+            f"the Docker engine's host {where} is not reachable over SSH ({why.strip()}); check that it is up and "
+            f"that `{ssh} docker version` works (DOCKER_HOST or `docker context use`)"
+        )
+    if match := _SSH_REFUSED.search(said):
+        return (
+            f"SSH to the Docker engine's host refused the login ({match.group(0)}); add your key there "
+            "(`ssh-copy-id`) or name it in ~/.ssh/config (IdentityFile), and accept the host key once with plain `ssh`"
+        )
+    return None
+
+
 def daemon_fix(said: str) -> str | None:
     """The fix for a daemon that did not answer, from what docker said; None when it is not one of ours."""
     if _PERMISSION_DENIED in said.lower():

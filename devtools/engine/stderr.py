@@ -45,6 +45,13 @@ def _compose_v2_missing(_: re.Match[str]) -> str:
 
 _RULES: tuple[_Rule, ...] = (
     _Rule(
+        # A remote engine (ssh://) whose host SSH cannot reach or log in to.
+        r"ssh: connect to host|ssh: Could not resolve hostname|Permission denied \((?:publickey|password)"
+        r"|Host key verification failed",
+        ExitCode.DOCKER_UNAVAILABLE,
+        lambda m: fixes.ssh_problem(m.string) or "the Docker engine's host is not reachable over SSH",
+    ),
+    _Rule(
         r"permission denied while trying to connect to the Docker daemon",
         ExitCode.DOCKER_UNAVAILABLE,
         lambda m: f"no permission to use the Docker daemon; {fixes.JOIN_DOCKER_GROUP}",

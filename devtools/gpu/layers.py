@@ -105,8 +105,10 @@ def driver_cuda(probe: GpuProbe) -> tuple[int, int] | None:
 
 
 def remote_endpoint(probe: GpuProbe) -> str | None:
-    """The engine's address when it runs on another machine: this machine's driver says nothing then."""
-    return facts.remote_endpoint(probe.docker_endpoint) if probe.engine_probed else None
+    """The engine's address when it runs on another machine whose host facts are not known here (not
+    reached over SSH): this machine's driver says nothing then. Over SSH the probe holds that host's
+    facts (probe.host), and every layer reads them as it reads this machine's."""
+    return (probe.engine_remote or None) if probe.engine_probed and not probe.host else None
 
 
 def is_wsl(probe: GpuProbe) -> bool:
@@ -234,6 +236,8 @@ def docker_layer(probe: GpuProbe) -> Layer:
         evidence += ", rootless"
     if remote := remote_endpoint(probe):
         evidence += f", remote at {remote}"
+    elif probe.host:
+        evidence += f", on {probe.host} (over SSH)"
     return layer(Status.OK, evidence)
 
 

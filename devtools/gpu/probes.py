@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devtools import proc
 from devtools.engine import facts
+from devtools.engine.ssh import SshTarget
 
 HOST_ROOT = Path("/")
 GPU_QUERY_FIELDS = ("name", "driver_version", "memory.total", "compute_cap")
@@ -52,6 +53,9 @@ class GpuProbe:
     cdi_specs: tuple[CdiSpec, ...] = ()
     engine_probed: bool = False  # False: host checks only (no Docker questions asked)
     docker_endpoint: str = ""  # DOCKER_HOST, else the current context's endpoint
+    engine_remote: str = ""  # the endpoint when the engine runs on another machine (facts.Engine.remote)
+    host: str = ""  # whose driver, devices and toolkit these are: "" this machine, else user@host of the
+    #                 remote engine, asked over SSH (its facts, not this machine's, decide then)
     docker_info: proc.Completed | None = None  # docker info --format '{{json .}}'
     compose_version: proc.Completed | None = None  # docker compose version --short
     smoke_images_tried: tuple[str, ...] = ()
@@ -89,12 +93,92 @@ def collect(*, engine: bool = True) -> GpuProbe:
     docker = facts.current()
     if not docker.cli:
         return replace(probe, engine_probed=True)
-    return replace(
+    probe = replace(
         probe,
         engine_probed=True,
         docker_endpoint=docker.endpoint,
+        engine_remote=docker.remote or "",
         docker_info=docker.info,
         compose_version=docker.compose_version,
+    )
+    # The engine on another machine reached over SSH: its host's driver and toolkit are what matter.
+    target = SshTarget.parse(docker.remote or "")
+    return host_over_ssh(probe, target) if target is not None else probe
+
+
+# One ssh call gathers what collect() reads on this machine: `@@NAME RC` then the command's output.
+_HOST_SCRIPT = f"""
+section() {{ name=$1; shift; out=$("$@" 2>/dev/null); printf '@@%s %s\n%s\n' "$name" "$?" "$out"; }}
+section uname uname -r
+smi=""
+if command -v nvidia-smi >/dev/null 2>&1; then smi=nvidia-smi
+elif [ -x /{WSL_NVIDIA_SMI} ]; then smi=/{WSL_NVIDIA_SMI}; fi
+if [ -n "$smi" ]; then
+  section query "$smi" --query-gpu={",".join(GPU_QUERY_FIELDS)} --format=csv,noheader
+  section query_old "$smi" --query-gpu={",".join(GPU_QUERY_FIELDS_OLD_DRIVER)} --format=csv,noheader
+  section smi "$smi"
+fi
+section procver cat /proc/driver/nvidia/version
+section dev sh -c 'ls /dev | grep "^nvidia"'
+section dxg test -e /dev/dxg
+section wsl test -f /{WSL_NVIDIA_SMI}
+section toolkit sh -c 'for p in {" ".join(TOOLKIT_PROGRAMS)}; do command -v "$p" >/dev/null 2>&1 && echo "$p"; done'
+for spec in /{CDI_SPEC_DIRS[0]}/* /{CDI_SPEC_DIRS[1]}/*; do [ -f "$spec" ] && section "cdi $spec" cat "$spec"; done
+true
+"""
+
+
+def host_over_ssh(probe: GpuProbe, target: SshTarget) -> GpuProbe:
+    """The probe with the host facts of the engine's machine, asked over SSH (one call). When SSH
+    does not answer, the probe keeps this machine's facts and no host (the layers then say the host
+    is not visible from here)."""
+    done = facts.ask(target.argv(command=["sh", "-c", _HOST_SCRIPT]))
+    if done is None or done.returncode != 0:
+        return probe
+    return replace(with_host_sections(probe, done.stdout), host=target.name)
+
+
+def with_host_sections(probe: GpuProbe, text: str) -> GpuProbe:
+    """`probe` with the host facts of _HOST_SCRIPT's output in place of this machine's."""
+    sections: dict[str, tuple[int, str]] = {}
+    name, code, lines = "", 0, list[str]()
+    for line in [*text.splitlines(), "@@end 0"]:
+        if line.startswith("@@"):
+            if name:
+                sections[name] = (code, "\n".join(lines).strip())
+            name, _, rc = line[2:].rpartition(" ")
+            code, lines = int(rc) if rc.lstrip("-").isdigit() else 1, []
+        else:
+            lines.append(line)
+
+    def completed(key: str, argv: str) -> proc.Completed | None:
+        if key not in sections:
+            return None
+        rc, out = sections[key]
+        return proc.Completed(("ssh", argv), rc, out + "\n" if out else "", "")
+
+    query = completed("query", "nvidia-smi --query-gpu")
+    if query is not None and query.returncode != 0 and "query_old" in sections:
+        query = completed("query_old", "nvidia-smi --query-gpu")
+    smi = completed("smi", "nvidia-smi") if query is not None and query.returncode == 0 else None
+    procver = sections.get("procver", (1, ""))
+    specs = []
+    for key, (_, body) in sections.items():
+        if key.startswith("cdi ") and key.endswith((".yaml", ".yml", ".json")):
+            match = _CDI_KIND.search(body)
+            specs.append(CdiSpec(key[4:], match.group(1) if match else ""))
+    return replace(
+        probe,
+        system="linux",
+        kernel_release=sections.get("uname", (1, ""))[1],
+        nvidia_smi_query=query,
+        nvidia_smi=smi,
+        proc_driver_version=procver[1] + "\n" if procver[0] == 0 else None,
+        dev_nvidia=tuple(sorted(line for line in sections.get("dev", (1, ""))[1].splitlines() if line)),
+        dev_dxg=sections.get("dxg", (1, ""))[0] == 0,
+        wsl_nvidia_smi=sections.get("wsl", (1, ""))[0] == 0,
+        toolkit_programs=tuple(line for line in sections.get("toolkit", (1, ""))[1].splitlines() if line),
+        cdi_specs=tuple(specs),
     )
 
 

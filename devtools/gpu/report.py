@@ -19,6 +19,7 @@ class GpuReport:
     gpus: list[Gpu]  # as the host's nvidia-smi lists them
     cuda_version: str | None  # the newest CUDA the host driver runs
     nvidia_present: bool  # any sign of NVIDIA here: a driver, a toolkit-configured engine, a GPU in a container
+    host: str = ""  # the machine the layers are about: "" this one, else the remote engine's (over SSH)
 
     @property
     def usable(self) -> bool:
@@ -47,6 +48,7 @@ class GpuReport:
         failing = self.missing_layer()
         return {
             "usable": self.usable,
+            "host": self.host or "this machine",
             "missing_layer": failing.name if failing else None,
             "gpus": [asdict(gpu) for gpu in self.gpus],
             "cuda_version": self.cuda_version,
@@ -69,6 +71,7 @@ def assess(probe: GpuProbe) -> GpuReport:
         gpus=layers.gpus_of(probe),
         cuda_version=f"{cuda[0]}.{cuda[1]}" if cuda else None,
         nvidia_present=_nvidia_present(probe, smoke),
+        host=probe.host,
     )
 
 
@@ -102,7 +105,7 @@ def _nvidia_present(probe: GpuProbe, smoke: Layer) -> bool:
 def render(report: GpuReport) -> list[str]:
     """The report as text: one line per layer, its fix under it, then the verdict."""
     width = max(len(layer.title) for layer in report.layers)
-    lines = []
+    lines = [f"GPU layers of {report.host}, the Docker engine's machine (asked over SSH)"] if report.host else []
     for layer in report.layers:
         lines.append(f"[{MARKS[layer.status]}] {layer.title.ljust(width)}  {layer.evidence}")
         if layer.fix and layer.status in (Status.MISSING, Status.WARNING):

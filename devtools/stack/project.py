@@ -3,6 +3,7 @@
 One value, `ComposeProject`, owns the whole list of Compose files and their order:
 
     base (docker-compose.yml)  +  dev override (dev variant)  +  GPU override (gpu=True)
+                               +  remote override (dev variant on an engine on another machine)
 
 Variants are made with `dataclasses.replace` (`project.with_gpu()`, `project.with_env(...)`), never by
 copying fields by position, so a new field (a remote engine, a registry) is added in one place.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from devtools import proc
+from devtools.engine import facts
 from devtools.engine.stderr import classify
 from devtools.errors import DevtoolsError
 from devtools.progress import Board
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 BASE_FILE = "docker-compose.yml"
 DEV_FILE = "docker-compose.dev.yml"
 GPU_FILE = "docker-compose.gpu.yml"
+# The dev stack on an engine that cannot see this checkout: no bind mounts (the source is synced into
+# volumes) and ports forwarded over SSH (devtools.stack.remote).
+REMOTE_FILE = "docker-compose.remote.yml"
 # Written by `devtools deploy run-local` from the rendered task definitions (devtools/deploy/local_compose.py),
 # one per project name: build/<project>-ecs-local/docker-compose.yml.
 ECS_LOCAL_FILE = "docker-compose.yml"
@@ -103,6 +108,7 @@ class ComposeProject:
     gpu: bool = False  # the GPU override is appended (only after detection said a GPU is usable)
     env: Mapping[str, str] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
+    remote: bool = False  # the engine is on another machine (facts.Engine.remote): the remote override
 
     @classmethod
     def load(cls, variant: Variant = Variant.DEV, root: Path | None = None) -> ComposeProject:
@@ -114,6 +120,8 @@ class ComposeProject:
             variant=variant,
             # COMPOSE_BAKE=false: without buildx, Compose warns on every build that Bake is missing.
             env={"DEVTOOLS_UID": str(uid), "DEVTOOLS_GID": str(gid), "COMPOSE_BAKE": "false"},
+            # Only the dev stack bind-mounts the checkout; a socket endpoint is decided without a call.
+            remote=variant is Variant.DEV and facts.current().remote is not None,
         )
 
     @classmethod
@@ -140,6 +148,8 @@ class ComposeProject:
             names.append(DEV_FILE)
         if self.gpu:
             names.append(GPU_FILE)
+        if self.remote and self.variant is Variant.DEV:
+            names.append(REMOTE_FILE)
         return tuple(self.root / name for name in names)
 
     def with_gpu(self) -> ComposeProject:

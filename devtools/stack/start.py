@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from devtools.engine import facts
 from devtools.progress import Board
-from devtools.stack import prebuilt
+from devtools.stack import forward, prebuilt, remote
 from devtools.stack.build_state import BuildState
 from devtools.stack.config import ComposeConfig
 from devtools.stack.graph import with_dependencies
@@ -43,6 +45,28 @@ def start(project: ComposeProject, services: Sequence[str], *, build: bool, wait
     up_args = ["up", "--detach", "--wait", "--wait-timeout", str(wait_timeout)]
     if not build:
         up_args.append("--no-build")
-    project.run(*up_args, *services)
     started = set(with_dependencies(config, services))
+    if project.remote:
+        return _start_remote(project, config, services, started, up_args)
+    project.run(*up_args, *services)
     return [(title, url) for name, title, url in config.published_urls() if name in started]
+
+
+def _start_remote(
+    project: ComposeProject, config: ComposeConfig, services: Sequence[str], started: set[str], up_args: list[str]
+) -> list[tuple[str, str]]:
+    """On an engine that cannot see the checkout: containers and volumes created, the source mirrored
+    into its volumes before anything runs, then started, then this machine's ports forwarded to them.
+    The URLs are this machine's (the local files' ports)."""
+    project.run("up", "--no-start", "--no-build", *services)
+    used = {str(volume.get("source")) for name in started for volume in config.services[name].get("volumes") or []}
+    with Board() as board:
+        remote.mirror(
+            config, [root for root in remote.sync_roots(project, config) if root.key in used], project.root, board
+        )
+    project.run(*up_args, *services)
+    local = replace(project, remote=False).config()
+    forwards = forward.planned(project, local, started)
+    if forwards:
+        forward.open_forwards(project, facts.current().remote or "", forwards)
+    return [(title, url) for name, title, url in local.published_urls() if name in started]

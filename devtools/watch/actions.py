@@ -67,6 +67,7 @@ class Executor:
                 return Outcome(False, f"deferred: '{busy[:60]}' is running (a rebuild would kill it)")
             self.project.run("build", service, capture=True)
             self.project.run("up", "--detach", "--no-deps", "--wait", service, capture=True)
+            self._ports_moved()
             return Outcome(True, "rebuilt and recreated", self.clock() - edited_at)
         if planned.action is Action.SYNC:
             for rule in planned.rules:
@@ -84,8 +85,18 @@ class Executor:
             if busy := self.busy_with(service):
                 return Outcome(False, f"deferred: '{busy[:60]}' is running (a restart would kill it)")
             self.project.run("restart", service, capture=True)
+            self._ports_moved()
             return Outcome(True, "container restarted", self.clock() - edited_at)
         return self._signal_reload(service, watch.restart_signal, edited_at)
+
+    def _ports_moved(self) -> None:
+        """On a remote engine a container started again publishes at new ports: the tunnel follows."""
+        if self.project.remote:
+            from devtools.engine import facts
+            from devtools.stack import forward
+
+            forward.ensure(self.project, facts.current().remote or "", refresh=True)
+            self.engine.reconnect()
 
     def _signal_reload(self, service: str, signal: str, edited_at: float, timeout_s: float = 20.0) -> Outcome:
         container = self.container(service)

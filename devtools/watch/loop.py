@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
+from devtools.stack.remote import Syncer, engine_api, sync_roots
 from devtools.watch.actions import Executor
-from devtools.watch.planner import Debouncer, Planner
+from devtools.watch.planner import Debouncer, Planned, Planner
 from devtools.watch.rules import ServiceWatch, load_watch
 from devtools.watch.view import StatusView
 
 STATE_REFRESH_S = 2.0
+RECONNECT_S = 2.0  # how often a lost remote engine is tried again
 
 
-def watched_roots(root: Path, watches: dict[str, ServiceWatch]) -> list[tuple[Path, bool]]:
-    """(directory, recursive) pairs covering every rule, without watching the whole tree (.venv alone
-    would exhaust inotify watches), plus .git itself to notice branch switches."""
-    recursive = sorted({r.path for w in watches.values() for r in w.rules if r.path.is_dir()})
+def _act(planned: list[Planned], executor: Executor, view: StatusView, edited_at: float) -> None:
+    for step in planned:
+        view.event(step.line())
+        view.record(step, executor.run(step, edited_at))
+
+
+def watched_roots(root: Path, watches: dict[str, ServiceWatch], synced: Sequence[Path] = ()) -> list[tuple[Path, bool]]:
+    """(directory, recursive) pairs covering every rule and every synced folder (a remote engine),
+    without watching the whole tree (.venv alone would exhaust inotify watches), plus .git itself to
+    notice branch switches."""
+    folders = {r.path for w in watches.values() for r in w.rules if r.path.is_dir()} | set(synced)
+    recursive = sorted(folders)
     recursive = [d for d in recursive if not any(p in recursive for p in d.parents)]
     flat = {r.path.parent for w in watches.values() for r in w.rules if not r.path.is_dir()}
     flat = {d for d in flat if not any(d == p or p in d.parents for p in recursive)}
@@ -33,7 +44,12 @@ def watched_roots(root: Path, watches: dict[str, ServiceWatch]) -> list[tuple[Pa
 
 def _states(executor: Executor, services: list[str]) -> dict[str, tuple[str, str]]:
     states = {}
-    for container in executor.engine.containers(executor.project.name, include_stopped=True):
+    try:
+        containers = executor.engine.containers(executor.project.name, include_stopped=True)
+    except DevtoolsError:  # the engine's link is down (a remote engine): the table keeps its last states
+        executor.engine.reconnect()
+        return {}
+    for container in containers:
         service = container.labels.get("com.docker.compose.service")
         if service in services:
             states[service] = executor.engine.state(container)
@@ -49,7 +65,10 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
         raise DevtoolsError("no service declares watch rules (develop.watch or x-devtools.watch)", ExitCode.USAGE)
     planner = Planner(project.root, watches)
     planner.prime()
-    executor = Executor(project, watches)
+    # A remote engine cannot see the checkout: each change is copied in first, and every call goes
+    # through the project's SSH tunnel (devtools.stack.remote).
+    executor = Executor(project, watches, engine=engine_api(project) if project.remote else None)
+    syncer = Syncer(project, sync_roots(project, config), executor.engine) if project.remote else None
     events: queue.Queue[tuple[Path, float]] = queue.Queue()
 
     class Enqueue(FileSystemEventHandler):
@@ -62,12 +81,12 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
                     events.put((Path(str(path)), now))
 
     observer: Any = Observer()
-    for directory, recursive in watched_roots(project.root, watches):
+    for directory, recursive in watched_roots(project.root, watches, syncer.folders() if syncer else ()):
         observer.schedule(Enqueue(), str(directory), recursive=recursive)
     observer.start()
     debouncer = Debouncer()
     services = sorted(watches)
-    next_refresh = 0.0
+    next_refresh = next_retry = 0.0
     with StatusView(services, live) as view:
         view.event(f"watching {len(services)} services: {', '.join(services)}")
         try:
@@ -82,12 +101,22 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
                 now = time.monotonic()
                 if debouncer.due(now):
                     edited_at = debouncer.first_change_at() or now
-                    planned, notes = planner.plan(debouncer.take())
+                    changed, notes = planner.changes(debouncer.take())
                     for note in notes:
                         view.event(note)
-                    for step in planned:
-                        view.event(step.line())
-                        view.record(step, executor.run(step, edited_at))
+                    if syncer is not None and changed:
+                        lines, _ = syncer.push(changed)
+                        for line in lines:
+                            view.event(line)
+                    # With the remote engine out of reach, the actions wait for the files (replan below).
+                    if syncer is None or not syncer.lost:
+                        _act(planner.plan_changes(changed), executor, view, edited_at)
+                if syncer is not None and syncer.lost and now >= next_retry:
+                    lines, synced = syncer.push(())
+                    for line in lines:
+                        view.event(line)
+                    _act(planner.replan(synced), executor, view, now)
+                    next_retry = now + RECONNECT_S
                 if now >= next_refresh:
                     view.containers(_states(executor, services))
                     next_refresh = now + STATE_REFRESH_S

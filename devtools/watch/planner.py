@@ -123,6 +123,12 @@ class Planner:
                         self._hashes[file] = digest(file, dependency=self._is_dependency(file))
 
     def plan(self, batch: Iterable[Path]) -> tuple[list[Planned], list[str]]:
+        changed, notes = self.changes(batch)
+        return self.plan_changes(changed), notes
+
+    def changes(self, batch: Iterable[Path]) -> tuple[dict[Path, tuple[str | None, str | None]], list[str]]:
+        """The files of a batch whose content changed (or that appeared or went): path -> (old, new)
+        hashes, None for a missing file; and notes on the batch."""
         batch = set(batch)
         notes = []
         git = [p for p in batch if p.is_relative_to(self.root / ".git")]
@@ -138,7 +144,15 @@ class Planner:
                 continue  # touched, or rewritten with the same content
             self._hashes[path] = new
             changed[path] = (old, new)
-        return self._plan_services(changed), notes
+        return changed, notes
+
+    def plan_changes(self, changed: dict[Path, tuple[str | None, str | None]]) -> list[Planned]:
+        return self._plan_services(changed)
+
+    def replan(self, paths: Iterable[Path]) -> list[Planned]:
+        """The actions for files already seen changed, whose actions were put off (a remote engine
+        that could not be reached took them only now)."""
+        return self._plan_services({path: (None, self._hashes.get(path)) for path in paths})
 
     def _plan_services(self, changed: dict[Path, tuple[str | None, str | None]]) -> list[Planned]:
         planned = []

@@ -299,6 +299,24 @@ def test_training_cli_and_services_by_name(run: DevcontainerRun, up: dict[str, A
     assert "serving 200" in done.stdout, done.stdout
 
 
+def test_mlflow_and_serving_answer_on_the_workspace_containers_own_ports(
+    run: DevcontainerRun, up: dict[str, Any]
+) -> None:
+    """What Codespaces forwards (`"forwardPorts": [5000, 8080]`: it cannot forward another service's
+    ports) must answer inside the workspace container on localhost."""
+    config = json.loads((REPO / ".devcontainer/devcontainer.json").read_text())
+    assert config["forwardPorts"] == [5000, 8080]
+    probe = (
+        "import urllib.request\n"
+        "for port, path in ((5000, '/health'), (8080, '/health')):\n"
+        "    with urllib.request.urlopen(f'http://127.0.0.1:{port}{path}', timeout=10) as answer:\n"
+        "        print(port, answer.status, answer.read()[:40])\n"
+    )
+    done = run.exec("python", "-c", probe)
+    assert done.returncode == 0, _explain(done)
+    assert "5000 200 b'OK'" in done.stdout and "8080 200 " in done.stdout, done.stdout
+
+
 def test_unit_tests_pass_inside(run: DevcontainerRun, up: dict[str, Any]) -> None:
     """The devtools unit tier and the training CLI tests (torch, mlflow: the image's) with its pytest."""
     done = run.exec(

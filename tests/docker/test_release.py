@@ -110,14 +110,16 @@ def test_an_interrupted_release_resumes_and_records_the_registrys_digests(regist
     assert image["digest"] == registry.digest(REPOSITORY, release["tag"])
     assert image["reference"] == f"{registry.address}/{REPOSITORY}@{image['digest']}"
     assert image["platforms"] == ["linux/amd64"]
+    [variant] = image["variants"]  # one platform: its image is the release's
+    assert variant["platform"] == "linux/amd64" and variant["digest"] == image["digest"]
     # The CycloneDX SBOM: the image's Debian packages and its Python environment, by purl.
-    sbom = json.loads((written.parent / image["sbom"]).read_text())
+    sbom = json.loads((written.parent / variant["sbom"]).read_text())
     assert sbom["bomFormat"] == "CycloneDX" and sbom["metadata"]["component"]["type"] == "container"
     purls = [component["purl"] for component in sbom["components"]]
     assert any(purl.startswith("pkg:deb/debian/libc6@") for purl in purls)
     assert any(purl.startswith("pkg:pypi/mlflow@") for purl in purls)
     # The scan gate's record: what it checked, and that it could not check Python packages here.
-    assert image["scan"]["os"].startswith("Debian") and image["scan"]["python"]
+    assert variant["scan"]["os"].startswith("Debian") and variant["scan"]["python"]
 
     again = subprocess.run(
         release_argv(registry),

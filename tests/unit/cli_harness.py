@@ -44,6 +44,7 @@ class FakeDocker:
         check: bool = True,
         env: dict[str, str] | None = None,
         explain_from_stdout: bool = False,
+        stdin: bytes | None = None,
     ) -> proc.Completed:
         argv = list(argv)
         self.calls.append(argv)

@@ -46,6 +46,11 @@ class Recording:
 RECORDINGS = (
     Recording("compose_config_prod.yml", ("docker-compose.yml",)),
     Recording("compose_config_dev.yml", ("docker-compose.yml", "docker-compose.dev.yml")),
+    # Also the check that Compose accepts the remote override: its `!override` tags are Compose's own
+    # YAML, which the schema hook (check-jsonschema) cannot read.
+    Recording(
+        "compose_config_remote.yml", ("docker-compose.yml", "docker-compose.dev.yml", "docker-compose.remote.yml")
+    ),
     Recording(
         "deploy/compose_config_prod_ecs.yml",
         ("docker-compose.yml",),

@@ -18,6 +18,12 @@ from devtools.errors import DevtoolsError
     [
         ("daemon_down.txt", 3, "the Docker daemon is not reachable at unix:///var/run/docker.sock"),
         ("daemon_permission.txt", 3, "no permission to use the Docker daemon"),
+        (
+            "ssh_unreachable.txt",  # DOCKER_HOST=ssh://root@127.0.0.1:1 docker compose ps
+            3,
+            "the Docker engine's host 127.0.0.1:1 is not reachable over SSH (Connection refused); check that it is up "
+            "and that `ssh -p 1 127.0.0.1 docker version` works",
+        ),
         ("compose_missing.txt", 3, "Compose v2"),
         ("unknown_service.txt", 4, "unknown service 'nosuch'"),
         ("not_running.txt", 8, "service 'serving' is not running"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from devtools import proc
-from devtools.gpu import Gpu, Status, layers
+from devtools.engine import facts
+from devtools.gpu import Gpu, Status, layers, probes
 from devtools.gpu.probes import CdiSpec, GpuProbe
 from devtools.gpu.report import assess, render
 
@@ -187,7 +189,12 @@ def test_podman_behind_the_docker_command() -> None:
 
 def test_remote_engine_trusts_only_the_smoke_test() -> None:
     remote = gpu_host(
-        docker_endpoint="ssh://ci@gpu-box", nvidia_smi_query=None, nvidia_smi=None, dev_nvidia=(), toolkit_programs=()
+        docker_endpoint="ssh://ci@gpu-box",
+        engine_remote="ssh://ci@gpu-box",
+        nvidia_smi_query=None,
+        nvidia_smi=None,
+        dev_nvidia=(),
+        toolkit_programs=(),
     )
     report = assess(remote)
     assert report.layer("driver").status is Status.NOT_APPLICABLE
@@ -198,10 +205,25 @@ def test_remote_engine_trusts_only_the_smoke_test() -> None:
     assert assess(GpuProbe(**seen)).usable
 
 
-def test_local_tcp_endpoint_is_not_remote() -> None:
-    assert layers.remote_endpoint(gpu_host(docker_endpoint="tcp://localhost:2375")) is None
-    assert layers.remote_endpoint(gpu_host(docker_endpoint="npipe:////./pipe/docker_engine")) is None
-    assert layers.remote_endpoint(gpu_host(docker_endpoint="tcp://10.0.0.7:2376")) == "tcp://10.0.0.7:2376"
+@pytest.mark.parametrize(
+    ("endpoint", "engine_host", "remote"),
+    [
+        ("unix:///var/run/docker.sock", "elsewhere", False),  # a socket is this machine's
+        ("npipe:////./pipe/docker_engine", "elsewhere", False),
+        ("tcp://localhost:2375", "this-box", False),  # this machine's engine over TCP
+        ("ssh://me@127.0.0.1:2222", "this-box", False),  # ... or over SSH
+        ("ssh://me@127.0.0.1:2222", "gpu-box", True),  # another engine behind a tunnel
+        ("tcp://10.0.0.7:2376", "gpu-box", True),
+        ("ssh://me@gpu-box", None, True),  # the engine did not say: over the network, assume remote
+    ],
+)
+def test_an_engine_is_remote_when_its_host_is_another_machine(
+    endpoint: str, engine_host: str | None, remote: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVTOOLS_REMOTE", raising=False)
+    assert facts.is_remote(endpoint, engine_host, "this-box") is remote
+    monkeypatch.setenv("DEVTOOLS_REMOTE", "0" if remote else "1")
+    assert facts.is_remote(endpoint, engine_host, "this-box") is not remote
 
 
 def test_smoke_outcomes() -> None:
@@ -241,3 +263,30 @@ def test_render_marks_and_fix_lines() -> None:
     assert lines[-1] == "no usable GPU: first failing layer: host driver"
     parsed = json.loads(report.to_json())
     assert parsed["missing_layer"] == "driver" and parsed["layers"][0]["status"] == "missing"
+
+
+def test_a_remote_engines_host_is_probed_over_ssh_and_named() -> None:
+    """The engine's machine answers _HOST_SCRIPT over SSH (its sections as the script prints them);
+    every layer then reads that machine's facts, and the report says whose they are."""
+    spec = "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices: []\n"
+    said = (
+        "@@uname 0\n6.8.0-79-generic\n"
+        f"@@query 0\n{H100_ROW.strip()}\n@@query_old 0\nignored\n@@smi 0\n{H100_HEADER.strip()}\n"
+        "@@procver 0\nNVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04\n"
+        "@@dev 0\nnvidia0\nnvidiactl\n@@dxg 1\n\n@@wsl 1\n\n"
+        "@@toolkit 0\nnvidia-ctk\nnvidia-container-runtime-hook\n"
+        f"@@cdi /etc/cdi/nvidia.yaml 0\n{spec}"
+    )
+    here = gpu_host(nvidia_smi_query=None, nvidia_smi=None, dev_nvidia=(), toolkit_programs=(), system="darwin")
+    remote = probes.with_host_sections(replace(here, engine_remote="ssh://me@gpu-box"), said)
+    probed = replace(remote, host="me@gpu-box")
+    assert probed.kernel_release == "6.8.0-79-generic" and probed.dev_nvidia == ("nvidia0", "nvidiactl")
+    assert probed.toolkit_programs == ("nvidia-ctk", "nvidia-container-runtime-hook") and not probed.dev_dxg
+    assert probed.cdi_specs == (CdiSpec("/etc/cdi/nvidia.yaml", "nvidia.com/gpu"),)
+    report = assess(probed)
+    assert report.layer("driver").status is Status.OK  # gpu-box's driver, not "remote: not visible"
+    assert report.layer("cuda").status is not Status.NOT_APPLICABLE
+    assert report.host == "me@gpu-box" and report.to_dict()["host"] == "me@gpu-box"
+    assert render(report)[0] == "GPU layers of me@gpu-box, the Docker engine's machine (asked over SSH)"
+    # Without SSH (a tcp:// engine) this machine's facts say nothing about the engine's: not applicable.
+    assert assess(replace(here, engine_remote="tcp://gpu-box:2376")).layer("driver").status is Status.NOT_APPLICABLE

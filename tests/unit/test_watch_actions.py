@@ -179,20 +179,35 @@ def test_without_docker_host_the_sdk_uses_the_clis_current_context(
     import docker as sdk
 
     monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "gpu-box")  # `docker context use gpu-box` says it in config.json
     docker.respond(lambda argv: argv[:3] == ["docker", "context", "inspect"], stdout="ssh://me@gpu-box\n")
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}" if name == "docker" else None)
     monkeypatch.setattr(sdk.context.ContextAPI, "get_current_context", staticmethod(lambda: None))
     monkeypatch.setattr(sdk, "DockerClient", RecordingSdk)
     RecordingSdk.made = []
-    api._connect()
-    assert RecordingSdk.made == [{"base_url": "ssh://me@gpu-box", "tls": False, "use_ssh_client": True}]
+    api.cli_client()
+    assert RecordingSdk.made == [
+        {"base_url": "ssh://me@gpu-box", "tls": False, "use_ssh_client": True, "timeout": api.CALL_TIMEOUT_S}
+    ]
+
+
+def test_the_default_context_needs_no_docker_call(docker: FakeDocker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devtools.engine import facts
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker.root / "no-docker-config"))
+    assert facts.Engine().endpoint == facts.DEFAULT_ENDPOINT and facts.Engine().remote is None
+    assert not docker.calls  # every devtools command asks this: it must cost nothing
 
 
 def test_docker_host_wins_as_for_the_cli(docker: FakeDocker, monkeypatch: pytest.MonkeyPatch) -> None:
     import docker as sdk
 
     monkeypatch.setenv("DOCKER_HOST", "tcp://gpu-box.example:2376")
-    made: list[str] = []
-    monkeypatch.setattr(sdk, "from_env", lambda: made.append("from_env") or "client")
-    assert api._connect() == "client" and made == ["from_env"]
+    made: list[dict[str, object]] = []
+    monkeypatch.setattr(sdk, "from_env", lambda **options: made.append(options) or "client")
+    assert api.cli_client() == "client" and made == [{"use_ssh_client": False, "timeout": api.CALL_TIMEOUT_S}]
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@gpu-box")
+    assert api.cli_client() == "client" and made[-1]["use_ssh_client"] is True  # ssh(1), as the CLI
     assert not [argv for argv in docker.calls if argv[:2] == ["docker", "context"]]  # the CLI's rule: no context
