@@ -24,7 +24,8 @@ class ExitCode(IntEnum):
 class DevtoolsError(Exception):
     """Something the user can fix: shown as one line on stderr, the process exits with `code`."""
 
-    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+    # An ExitCode, or a job's own exit code passed through (`devtools train --nodes`: the training job's).
+    def __init__(self, message: str, code: int = ExitCode.FAILURE) -> None:
         super().__init__(message)
         self.message = message
         self.code = code

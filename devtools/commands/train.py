@@ -33,11 +33,22 @@ def train(
             "When training is not running, a one-off container gets the GPUs (detection first, as up --gpu).",
         ),
     ] = None,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            "--nodes",
+            min=1,
+            metavar="M",
+            help="One job over M nodes (torchrun --nnodes, c10d rendezvous on node 0): here M training "
+            "containers on the stack's network, each with --gpus N processes (1 without). Rank 0 records one "
+            "run; a node that fails stops the job on every node.",
+        ),
+    ] = 1,
 ) -> None:
     """Train a model, log it to MLflow and register a new version; exits with the job's code."""
     project = ComposeProject.dev()
     job = ["python", "-m", "training", "train"]
-    running = "training" in project.running_services()
+    running = "training" in project.running_services() and nodes == 1
     if gpus is not None:
         # torchrun's word for "one process per visible GPU" is "gpu".
         job += ["--nproc-per-node", "gpu" if gpus == ALL_GPUS else gpus, "--device", "cuda"]
@@ -48,4 +59,11 @@ def train(
             if choice.note:
                 typer.echo(choice.note, err=True)
             project = choice.project
+    if nodes > 1:
+        from devtools.stack.nodes import run_nodes
+
+        urls = {name: url for name, _, url in project.config().published_urls()}
+        mlflow = urls["mlflow"].rstrip("/") if "mlflow" in urls else None
+        code = run_nodes(project, nodes, [*job, *strip_separator(args)], mlflow_url=mlflow, report=typer.echo)
+        raise typer.Exit(code)
     run_job(project, "training", [*job, *strip_separator(args)], running=running)

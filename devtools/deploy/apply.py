@@ -188,8 +188,10 @@ class Applier:
         ]
         try:
             self._check_clusters_and_services()
+            self._check_gpu_capacity()
             self._log_groups()
             self._task_definitions()
+            self._job_definitions()
             self._target_groups()
             for service in self.services:
                 self._service(service)
@@ -228,6 +230,42 @@ class Applier:
             service.described = self._describe_service(service)
             if service.described is not None:
                 _check_fixed_fields(service)
+
+    def _check_gpu_capacity(self) -> None:
+        """A GPU job runs on EC2 capacity: a cluster with only Fargate's capacity providers would take
+        its task definition and never run it (Fargate has no GPUs)."""
+        for workload in self.documents.workloads:
+            if workload.run_task is None:
+                continue
+            cluster = str(workload.run_task.get("cluster", "default"))
+            found = self.aws.call("ecs", "DescribeClusters", clusters=[cluster]).get("clusters", [])
+            providers = [str(p) for c in found if c.get("status") == "ACTIVE" for p in c.get("capacityProviders", [])]
+            ec2 = [p for p in providers if p not in ("FARGATE", "FARGATE_SPOT")]
+            if not found or not ec2:
+                has = ", ".join(providers) or "no capacity provider"
+                raise DevtoolsError(
+                    f"{workload.name} needs EC2 GPU capacity, but ECS cluster {cluster} has {has}: add a capacity "
+                    "provider backed by an Auto Scaling group of the ECS GPU-optimized AMI (deploy/README.md, GPU "
+                    "training) and name it in DEVTOOLS_ECS_GPU_CAPACITY_PROVIDER",
+                    ExitCode.FAILURE,
+                )
+
+    def _job_definitions(self) -> None:
+        """AWS Batch job definitions are revisions, like task definitions: a new one only when it differs
+        from the latest ACTIVE one."""
+        for workload in self.documents.workloads:
+            wanted = workload.job_definition
+            if wanted is None:
+                continue
+            name = str(wanted["jobDefinitionName"])
+            found = self.aws.call("batch", "DescribeJobDefinitions", jobDefinitionName=name, status="ACTIVE")
+            latest = max(found.get("jobDefinitions", []), key=lambda d: int(d.get("revision", 0)), default=None)
+            if latest is not None and not differing_fields(wanted, {**latest, "jobDefinitionName": name}):
+                self._done(Change(UNCHANGED, "batch job definition", f"{name}:{latest['revision']}"))
+                continue
+            registered = self.aws.call("batch", "RegisterJobDefinition", **wanted)
+            detail = "new" if latest is None else f"differs from {name}:{latest['revision']}"
+            self._done(Change("registered", "batch job definition", f"{name}:{registered['revision']}", detail))
 
     def _describe_service(self, service: _Service) -> dict[str, Any] | None:
         found = self.aws.call(

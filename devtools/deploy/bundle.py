@@ -21,6 +21,11 @@ KINDS: Mapping[str, tuple[str, str]] = {
     "target-group": ("elbv2", "CreateTargetGroup"),
     "scalable-target": ("application-autoscaling", "RegisterScalableTarget"),
     "scaling-policy": ("application-autoscaling", "PutScalingPolicy"),
+    # GPU jobs (x-ecs.gpus / nodes): how to run one on EC2 GPU capacity (apply checks the cluster has
+    # such capacity; the run itself is `aws ecs run-task --cli-input-json file://...`), and the AWS
+    # Batch multi-node job definition apply registers.
+    "run-task": ("ecs", "RunTask"),
+    "job-definition": ("batch", "RegisterJobDefinition"),
 }
 
 # Placeholders apply itself can fill: the ARN of the target group it finds or creates, and the ALB
@@ -39,6 +44,8 @@ class Workload:
     target_group: dict[str, Any] | None = None
     scalable_target: dict[str, Any] | None = None
     scaling_policy: dict[str, Any] | None = None
+    run_task: dict[str, Any] | None = None
+    job_definition: dict[str, Any] | None = None
 
     @property
     def family(self) -> str:
@@ -137,6 +144,8 @@ def _workload(name: str, kinds: dict[str, dict[str, Any]]) -> Workload:
         target_group=kinds.get("target-group"),
         scalable_target=kinds.get("scalable-target"),
         scaling_policy=kinds.get("scaling-policy"),
+        run_task=kinds.get("run-task"),
+        job_definition=kinds.get("job-definition"),
     )
     if workload.service is not None and workload.service.get("taskDefinition") != workload.family:
         raise DevtoolsError(
@@ -174,6 +183,8 @@ def _documents_of(workload: Workload) -> Iterable[tuple[str, dict[str, Any]]]:
         ("target-group", workload.target_group),
         ("scalable-target", workload.scalable_target),
         ("scaling-policy", workload.scaling_policy),
+        ("run-task", workload.run_task),
+        ("job-definition", workload.job_definition),
     ):
         if params is not None:
             yield kind, params

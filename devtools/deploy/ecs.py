@@ -1,4 +1,11 @@
-"""The ECS, ELB and Application Auto Scaling request documents for one workload."""
+"""The ECS, ELB, Application Auto Scaling and AWS Batch request documents for one workload.
+
+A job with GPUs (x-ecs.gpus) cannot run on Fargate, which has none: its task definition is for EC2
+capacity (GPU resource requirements), and `<job>.run-task.json` runs it on the GPU instances' capacity
+provider. A job over several nodes (x-ecs.nodes) gets an AWS Batch multi-node parallel job definition,
+`<job>.job-definition.json`: Batch starts the nodes together and tells each where the main node is
+(the training CLI reads AWS_BATCH_JOB_* for --nnodes and its rendezvous). deploy/README.md: which when.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,14 @@ def documents(workload: Workload, settings: Settings) -> list[Document]:
         Document(f"{name}.task-definition.json", "ecs", "RegisterTaskDefinition", task_definition(workload, settings))
     ]
     if workload.kind is not Kind.SERVICE:
+        if workload.gpus:
+            docs.append(Document(f"{name}.run-task.json", "ecs", "RunTask", gpu_run_task(workload, settings)))
+        if workload.nodes > 1:
+            docs.append(
+                Document(
+                    f"{name}.job-definition.json", "batch", "RegisterJobDefinition", job_definition(workload, settings)
+                )
+            )
         return docs
     docs.append(Document(f"{name}.service.json", "ecs", "CreateService", create_service(workload, settings)))
     if workload.load_balancer_port is not None:
@@ -132,12 +147,14 @@ def task_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
             "awslogs-stream-prefix": settings.project,
         },
     }
+    if workload.gpus:
+        container["resourceRequirements"] = [{"type": "GPU", "value": str(workload.gpus)}]
     task: dict[str, Any] = {
         "family": family(workload, settings),
         "taskRoleArn": settings.task_role_arn(workload.name, workload.task_role_arn),
         "executionRoleArn": settings.execution_role_arn,
         "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
+        "requiresCompatibilities": ["EC2"] if workload.on_ec2 else ["FARGATE"],
         "cpu": str(workload.cpu),
         "memory": str(workload.memory),
         "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": settings.arch.ecs},
@@ -146,9 +163,87 @@ def task_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
         "volumes": [{"name": name} for name in volumes.values()],
         "tags": _tags(settings),
     }
-    if workload.ephemeral_storage_gib is not None:
+    if workload.ephemeral_storage_gib is not None and not workload.on_ec2:  # Fargate's task storage only
         task["ephemeralStorage"] = {"sizeInGiB": workload.ephemeral_storage_gib}
     return task
+
+
+def _awsvpc(settings: Settings) -> dict[str, Any]:
+    return {
+        "awsvpcConfiguration": {
+            "subnets": list(settings.subnets),
+            "securityGroups": list(settings.security_groups),
+            "assignPublicIp": "DISABLED",
+        }
+    }
+
+
+def gpu_run_task(workload: Workload, settings: Settings) -> dict[str, Any]:
+    """`aws ecs run-task` for a GPU job: on the EC2 GPU instances' capacity provider (an Auto Scaling
+    group of the ECS GPU-optimized AMI), one process per GPU of the instance (torchrun-style DDP)."""
+    return {
+        "cluster": settings.cluster,
+        "taskDefinition": family(workload, settings),
+        "count": 1,
+        "capacityProviderStrategy": [
+            {"capacityProvider": workload.capacity_provider or placeholder("gpu-capacity-provider"), "weight": 1}
+        ],
+        "networkConfiguration": _awsvpc(settings),
+        "overrides": {
+            "containerOverrides": [
+                {"name": workload.name, "command": ["train", "--nproc-per-node", "gpu", "--device", "cuda"]}
+            ]
+        },
+        "enableECSManagedTags": True,
+        "propagateTags": "TASK_DEFINITION",
+        "tags": _tags(settings),
+    }
+
+
+def job_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
+    """An AWS Batch multi-node parallel job: `nodes` instances with `gpus` GPUs each (or CPU), the same
+    container on every node, one job over all of them. Batch starts the nodes together and gives each
+    AWS_BATCH_JOB_NUM_NODES, its index and the main node's address, which the training CLI takes as
+    --nnodes, --node-rank and --rdzv-endpoint: no per-node command."""
+    task = task_definition(workload, settings)
+    container = task["containerDefinitions"][0]
+    resources = [
+        {"type": "VCPU", "value": str(max(1, workload.cpu // 1024))},
+        {"type": "MEMORY", "value": str(workload.memory)},
+    ]
+    if workload.gpus:
+        resources.append({"type": "GPU", "value": str(workload.gpus)})
+    processes = ["--nproc-per-node", "gpu", "--device", "cuda"] if workload.gpus else []
+    properties: dict[str, Any] = {
+        "image": container["image"],
+        "command": ["train", *processes],
+        "jobRoleArn": task["taskRoleArn"],
+        "executionRoleArn": task["executionRoleArn"],
+        "resourceRequirements": resources,
+        "environment": container["environment"],
+        "readonlyRootFilesystem": True,
+        "user": workload.user,
+        "linuxParameters": {"initProcessEnabled": workload.init},
+        "logConfiguration": container["logConfiguration"],
+        "volumes": [{"name": volume["name"]} for volume in task["volumes"]],
+        "mountPoints": container["mountPoints"],
+    }
+    if "secrets" in container:
+        properties["secrets"] = container["secrets"]
+    return {
+        "jobDefinitionName": family(workload, settings),
+        "type": "multinode",
+        "platformCapabilities": ["EC2"],
+        "nodeProperties": {
+            "numNodes": workload.nodes,
+            "mainNode": 0,
+            "nodeRangeProperties": [{"targetNodes": "0:", "container": properties}],
+        },
+        # A lost node fails the job (the training job itself never retries half a job).
+        "retryStrategy": {"attempts": 1},
+        "propagateTags": True,
+        "tags": {tag["key"]: tag["value"] for tag in _tags(settings)},
+    }
 
 
 def create_service(workload: Workload, settings: Settings) -> dict[str, Any]:
@@ -168,13 +263,7 @@ def create_service(workload: Workload, settings: Settings) -> dict[str, Any]:
             "maximumPercent": 200,
             "minimumHealthyPercent": 100,
         },
-        "networkConfiguration": {
-            "awsvpcConfiguration": {
-                "subnets": list(settings.subnets),
-                "securityGroups": list(settings.security_groups),
-                "assignPublicIp": "DISABLED",
-            }
-        },
+        "networkConfiguration": _awsvpc(settings),
     }
     if workload.load_balancer_port is not None:
         service["loadBalancers"] = [

@@ -125,6 +125,12 @@ def summarize(rendered: Rendered, settings: Settings, out: Path) -> str:
         f"services: {', '.join(services) or 'none'}",
         f"run-task definitions: {', '.join(tasks) or 'none'}",
         f"autoscaling: {', '.join(scaled) or 'none'}",
+        *[
+            f"{w.name} on EC2 GPU capacity ({w.gpus} GPUs per task"
+            + (f"; AWS Batch multi-node job over {w.nodes} nodes)" if w.nodes > 1 else ")")
+            for w in rendered.workloads
+            if w.on_ec2
+        ],
         f"valid for botocore {validate.botocore_version()}",
     ]
     placeholders = rendered.placeholders()

@@ -41,8 +41,13 @@ X_ECS_KEYS = (
     "load-balancer",
     "health-check-grace-period",
     "autoscaling",
+    "gpus",
+    "nodes",
+    "capacity-provider",
 )
 _SERVICE_ONLY_KEYS = ("desired-count", "load-balancer", "health-check-grace-period", "autoscaling")
+# GPU jobs: Fargate has no GPUs, so these render for EC2 GPU capacity (ECS) or AWS Batch (several nodes).
+_GPU_TASK_KEYS = ("gpus", "nodes", "capacity-provider")
 _AUTOSCALING_KEYS = ("min", "max", "metric", "target", "scale-in-cooldown", "scale-out-cooldown", "resource-label")
 _METRICS = ("cpu", "requests")
 
@@ -105,6 +110,14 @@ class Workload:
     load_balancer_port: int | None
     health_check_grace_period: int
     autoscaling: Autoscaling | None
+    gpus: int = 0  # GPUs per task (per node): > 0 runs on EC2 GPU capacity, never Fargate
+    nodes: int = 1  # > 1: an AWS Batch multi-node parallel job over that many nodes
+    capacity_provider: str | None = None  # the ECS capacity provider of the EC2 GPU instances
+
+    @property
+    def on_ec2(self) -> bool:
+        """GPUs: ECS on EC2 capacity (Fargate offers none), or AWS Batch on EC2 for several nodes."""
+        return self.gpus > 0 or self.nodes > 1
 
 
 def build_base_images(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -151,7 +164,10 @@ class _Reader:
                     f"x-ecs.{misplaced[0]} applies to services only, and this is a run-task job "
                     "(it publishes no port; x-ecs.kind: service makes it a service)"
                 )
-        cpu, memory = self._size()
+        elif misplaced := [key for key in _GPU_TASK_KEYS if key in self.ext]:
+            self.fail(f"x-ecs.{misplaced[0]} applies to run-task jobs (training) only, and this is a service")
+        gpus, nodes = self._int("gpus", 0, minimum=0), self._int("nodes", 1, minimum=1)
+        cpu, memory = self._size(fargate_sized=not (gpus or nodes > 1))
         environment, secrets = self._environment()
         ports = self._ports()
         health = self._health()
@@ -180,6 +196,9 @@ class _Reader:
             load_balancer_port=self._load_balancer_port(kind, ports),
             health_check_grace_period=self._grace_period(health),
             autoscaling=self._autoscaling(kind, desired),
+            gpus=gpus,
+            nodes=nodes,
+            capacity_provider=self._optional_str("capacity-provider"),
         )
 
     def _kind(self, base_images: set[str]) -> Kind:
@@ -202,12 +221,14 @@ class _Reader:
             repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
         return repository
 
-    def _size(self) -> tuple[int, int]:
+    def _size(self, *, fargate_sized: bool = True) -> tuple[int, int]:
+        """CPU units and MiB; a Fargate size unless the job runs on EC2 (GPUs), which has none."""
         try:
             if "cpu" in self.ext or "memory" in self.ext:
                 cpu = units.cpu_units(self.ext.get("cpu", self.defaults.cpu))
                 memory = units.mebibytes(self.ext.get("memory", self.defaults.memory))
-                fargate.check(cpu, memory)
+                if fargate_sized:
+                    fargate.check(cpu, memory)
                 return cpu, memory
             limits = ((self.service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
             if limits.get("cpus") or limits.get("memory"):

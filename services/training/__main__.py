@@ -16,6 +16,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -39,7 +40,9 @@ from training.config import (
 )
 from training.distributed import (
     ALL_GPUS,
+    RDZV_PORT,
     WORKER_MARKER,
+    Nodes,
     current_world,
     inside_launched_worker,
     launch,
@@ -117,9 +120,10 @@ _seed_value.__name__ = "seed"
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        type=Path,
-        default=default_data_dir(),
-        help=f"prepared data directory (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}; now %(default)s)",
+        type=_name,
+        default=str(default_data_dir()),
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help=f"prepared data directory, or s3:// URI (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}; now %(default)s)",
     )
 
 
@@ -205,6 +209,30 @@ def build_parser() -> argparse.ArgumentParser:
         f"'{ALL_GPUS}' = one per visible GPU. NCCL on CUDA, Gloo on CPU; --batch-size is per process. "
         "Rank 0 records the run (default: one process)",
     )
+    nodes = _batch_nodes()
+    train.add_argument(
+        "--nnodes",
+        type=_positive_int,
+        default=nodes.count,
+        help="machines in the job: run the same command on each (torchrun --nnodes); the job has NNODES x "
+        "nproc-per-node ranks (default: 1, or AWS Batch's AWS_BATCH_JOB_NUM_NODES)",
+    )
+    train.add_argument(
+        "--node-rank",
+        type=int,
+        default=nodes.rank,
+        help="this machine's place: node 0 hosts the rendezvous (default: 0, or AWS_BATCH_JOB_NODE_INDEX)",
+    )
+    train.add_argument(
+        "--rdzv-endpoint",
+        default=nodes.endpoint,
+        metavar="HOST[:PORT]",
+        help=f"where node 0 listens for the others (port {RDZV_PORT} unless given; default: AWS Batch's "
+        "main node address)",
+    )
+    train.add_argument(
+        "--rdzv-id", default="mlstack-train", help="the job's name in the rendezvous, the same on every node"
+    )
     _add_tracking(train)
     _add_data_dir(train)
     train.set_defaults(handler=_train)
@@ -231,24 +259,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from training.data import run_pipeline
+    from training.data import prepare
 
-    print(run_pipeline(args.data_dir, force=args.force).summary())
+    print(prepare(args.data_dir, force=args.force))
     return EXIT_OK
 
 
+@dataclass(frozen=True)
+class _BatchNodes:
+    count: int = 1
+    rank: int = 0
+    endpoint: str | None = None
+
+
+def _batch_nodes() -> _BatchNodes:
+    """An AWS Batch multi-node parallel job says where each node stands in its environment; the
+    main node gets no address of its own (it is the one the others reach)."""
+    try:
+        count = int(os.environ.get("AWS_BATCH_JOB_NUM_NODES", "1"))
+        rank = int(os.environ.get("AWS_BATCH_JOB_NODE_INDEX", "0"))
+        main = int(os.environ.get("AWS_BATCH_JOB_MAIN_NODE_INDEX", "0"))
+    except ValueError:
+        return _BatchNodes()
+    if count <= 1:
+        return _BatchNodes()
+    # The main node listens; the others reach it by the address Batch gives them. Only "is this the
+    # main node" matters here (node 0 hosts the rendezvous): the ranks come from the rendezvous.
+    address = os.environ.get("AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS") if rank != main else "0.0.0.0"
+    return _BatchNodes(count, 0 if rank == main else (rank or main), address)
+
+
 def _train(args: argparse.Namespace) -> int:
+    from training.data import local_dir
     from training.train import train
 
-    if args.nproc_per_node is not None and not inside_launched_worker():
-        processes = resolve_nproc(args.nproc_per_node, args.device)
-        if processes > 1:
+    nodes = Nodes.parse(args.nnodes, args.rdzv_endpoint, args.rdzv_id, args.node_rank)
+    # s3:// data: fetched into the local cache once, by the launcher, before its workers read it.
+    data_dir = local_dir(args.data_dir)
+    if (args.nproc_per_node is not None or nodes is not None) and not inside_launched_worker():
+        processes = resolve_nproc(args.nproc_per_node or 1, args.device)
+        if processes > 1 or nodes is not None:
             # Each worker runs this same command line and, finding its rank set, trains instead.
-            launch(processes, args.argv, debug=os.environ.get("DEVTOOLS_DEBUG") == "1")
+            launch(processes, args.argv, debug=os.environ.get("DEVTOOLS_DEBUG") == "1", nodes=nodes)
             return EXIT_OK
     result = train(
         TrainConfig(
-            data_dir=args.data_dir,
+            data_dir=data_dir,
             tracking_uri=args.tracking_uri,
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -268,12 +324,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
+    from training.data import is_s3, local_dir, prepare
     from training.seed import seed
 
+    if is_s3(args.data_dir):
+        prepare(args.data_dir)  # seeding prepares the data: for an s3:// URI, there, then uses a local copy
     print(
         seed(
             SeedConfig(
-                data_dir=args.data_dir,
+                data_dir=local_dir(args.data_dir),
                 tracking_uri=args.tracking_uri,
                 experiment=args.experiment,
                 model_name=args.model_name,

@@ -1,10 +1,14 @@
-"""Data-parallel training (DDP) over N processes on one machine, launched the way torchrun does.
+"""Data-parallel training (DDP) over N processes per machine, on one machine or several, launched the
+way torchrun does.
 
 `python -m training train --nproc-per-node N` starts N workers through torch's elastic launcher
 (the API behind `torchrun --standalone`), so the job keeps this command's exit codes and one-line
-errors instead of torchrun's failure report. Each worker is `python -m training train ...` again
-and finds its rank in the environment the launcher sets (RANK, LOCAL_RANK, WORLD_SIZE); a plain
-`torchrun --nproc-per-node N -m training train` sets the same and works too.
+errors instead of torchrun's failure report. With `--nnodes M --rdzv-endpoint HOST:PORT` the same
+command on M machines makes one job of M x N ranks: they meet in a c10d rendezvous whose store node 0
+hosts (no `--standalone`), and global ranks follow the order the nodes joined in. Each worker is
+`python -m training train ...` again and finds its rank in the environment the launcher sets (RANK,
+LOCAL_RANK, WORLD_SIZE); a plain `torchrun --nproc-per-node N -m training train` sets the same and
+works too.
 
 Rank 0 alone talks to MLflow (run, params, metrics, model, alias); the other ranks only train.
 Collectives use NCCL on CUDA and Gloo on CPU, so the whole path is testable without a GPU.
@@ -30,7 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.config import Device
-from training.errors import EXIT_INTERRUPTED, EXIT_TRAINING, UsageError, WorkerFailed
+from training.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TRAINING,
+    DataError,
+    PeersError,
+    UsageError,
+    WorkerFailed,
+    one_line,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -41,6 +53,8 @@ ALL_GPUS = "gpu"  # torchrun's spelling of "one process per visible GPU"
 WORKER_MARKER = "TORCHELASTIC_RUN_ID"
 # Set by `launch` for its workers: they record errors for it rather than print them.
 LAUNCHER_MARKER = "TRAINING_LAUNCHER"
+# Set by `launch` for the workers of a multi-node job: how many nodes it has.
+NODES_MARKER = "TRAINING_NODES"
 ERROR_KEY = "training_error"
 FAILED_AT_KEY = "training_failed_at"
 EXIT_CODE_KEY = "training_exit_code"
@@ -153,8 +167,38 @@ def _torch_build() -> str:
     return f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
 
 
-def launch(nproc: int, argv: Sequence[str], debug: bool = False) -> None:
-    """Run `python -m training <argv>` as `nproc` workers (torchrun --standalone) and wait for them.
+RDZV_PORT = 29400  # torchrun's default rendezvous port
+# How long node 0 waits for the others (and they for it) before the job is refused (PeersError).
+RDZV_TIMEOUT_S = int(os.environ.get("TRAINING_RDZV_TIMEOUT_S", "120"))
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """The machines of a multi-node job, as this one sees them."""
+
+    count: int
+    endpoint: str  # host:port of the rendezvous store, on node 0
+    job_id: str  # the same on every node: which rendezvous to join
+    is_host: bool  # this node runs the store (node 0)
+
+    @classmethod
+    def parse(cls, count: int, endpoint: str | None, job_id: str, node_rank: int) -> Nodes | None:
+        """None for one node; a UsageError when several are asked for without a place to meet."""
+        if count <= 1:
+            return None
+        if not endpoint:
+            raise UsageError(f"--nnodes {count}: give --rdzv-endpoint HOST[:PORT], where node 0 listens")
+        if not 0 <= node_rank < count:
+            raise UsageError(f"--node-rank {node_rank}: must be 0..{count - 1} for --nnodes {count}")
+        host, _, port = endpoint.rpartition(":") if ":" in endpoint else (endpoint, "", str(RDZV_PORT))
+        if not port.isdigit():
+            raise UsageError(f"--rdzv-endpoint {endpoint}: expected HOST[:PORT]")
+        return cls(count, f"{host}:{port}", job_id, node_rank == 0)
+
+
+def launch(nproc: int, argv: Sequence[str], debug: bool = False, nodes: Nodes | None = None) -> None:
+    """Run `python -m training <argv>` as `nproc` workers (torchrun --standalone) and wait for them;
+    with `nodes`, as this node's share of a multi-node job (torchrun --nnodes, c10d rendezvous).
 
     Workers do not print their errors; they record them (record_worker_error) and the launcher raises
     the root cause, the earliest failure, as one WorkerFailed with that worker's exit code. The
@@ -172,18 +216,34 @@ def launch(nproc: int, argv: Sequence[str], debug: bool = False) -> None:
         for name in list(logging.root.manager.loggerDict):
             if name.startswith("torch.distributed"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=str(uuid.uuid4()),
-        # What torchrun --standalone uses: an in-process store on a free local port.
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        # A failed worker means a bug or bad input, not a lost node: restarting would repeat it.
-        max_restarts=0,
-    )
+    if nodes is None:
+        config = LaunchConfig(
+            min_nodes=1,
+            max_nodes=1,
+            nproc_per_node=nproc,
+            run_id=str(uuid.uuid4()),
+            # What torchrun --standalone uses: an in-process store on a free local port.
+            rdzv_backend="c10d",
+            rdzv_endpoint="localhost:0",
+            # A failed worker means a bug or bad input, not a lost node: restarting would repeat it.
+            max_restarts=0,
+        )
+    else:
+        config = LaunchConfig(
+            min_nodes=nodes.count,
+            max_nodes=nodes.count,
+            nproc_per_node=nproc,
+            run_id=nodes.job_id,
+            rdzv_backend="c10d",
+            rdzv_endpoint=nodes.endpoint,
+            # Node 0 runs the store; the others connect to it (torch decides by host name otherwise,
+            # which container names do not always match).
+            rdzv_configs={"is_host": nodes.is_host, "join_timeout": RDZV_TIMEOUT_S},
+            max_restarts=0,  # a lost node fails the job, on every node: nothing retries half a job
+        )
     os.environ[LAUNCHER_MARKER] = "1"  # inherited by the workers: "record errors, do not print them"
+    if nodes is not None:
+        os.environ[NODES_MARKER] = str(nodes.count)
     try:
         elastic_launch(config, sys.executable)("-m", "training", *argv)
     except ChildFailedError as exc:
@@ -205,8 +265,36 @@ def launch(nproc: int, argv: Sequence[str], debug: bool = False) -> None:
         raise WorkerFailed(f"rank {rank} exited with code {failure.exitcode}", failure.exitcode) from exc
     except SignalException as exc:
         raise KeyboardInterrupt from exc  # SIGTERM/SIGINT to the launcher: the agent stopped the workers
+    except Exception as exc:
+        if nodes is None or not _is_rendezvous_failure(exc):
+            raise
+        raise PeersError(
+            f"the job's {nodes.count} nodes did not all meet at {nodes.endpoint} within {RDZV_TIMEOUT_S} s "
+            f"({one_line(exc)[:160] or type(exc).__name__}): start the same command on every node, node 0 first"
+        ) from exc
     finally:
         os.environ.pop(LAUNCHER_MARKER, None)
+        os.environ.pop(NODES_MARKER, None)
+
+
+def _is_rendezvous_failure(exc: BaseException) -> bool:
+    from torch.distributed.elastic.rendezvous.api import RendezvousError
+
+    return isinstance(exc, (RendezvousError, TimeoutError)) or "rendezvous" in type(exc).__name__.lower()
+
+
+def announce_node(world: World) -> None:
+    """On each node of a multi-node job, its first worker says once which ranks run there, so a node
+    that dies can be named with its ranks (devtools train --nodes reads this line)."""
+    if world.local_rank != 0 or int(os.environ.get(NODES_MARKER, "1")) <= 1:
+        return
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    first = world.rank - world.local_rank
+    import socket
+
+    print(
+        f"node {socket.gethostname()}: ranks {first}-{first + local - 1} of {world.size}", file=sys.stderr, flush=True
+    )
 
 
 def record_worker_error(message: str, exit_code: int) -> bool:
@@ -304,6 +392,26 @@ def worker_device(world: World, device: torch.device) -> torch.device:
         )
     torch.cuda.set_device(world.local_rank)
     return torch.device("cuda", world.local_rank)
+
+
+def same_on_every_rank(digest: str, world: World) -> None:
+    """Every rank trains on the same prepared data (by its manifest's digest), or the job stops
+    before training with one line naming a rank, its node and both digests (exit 3)."""
+    if not world.distributed:
+        return
+    import socket
+
+    import torch.distributed as dist
+
+    seen: list[tuple[str, str] | None] = [None] * world.size
+    dist.all_gather_object(seen, (socket.gethostname(), digest))
+    first_host, expected = seen[0] or ("?", "")
+    for rank, (host, found) in enumerate(entry or ("?", "") for entry in seen):
+        if found != expected:
+            raise DataError(
+                f"rank {rank} on {host} has other prepared data (manifest {found[:12]}) than rank 0 on {first_host} "
+                f"({expected[:12]}): every node must read the same data (one shared --data-dir, or one s3:// URI)"
+            )
 
 
 def sum_across_ranks(values: torch.Tensor, world: World) -> torch.Tensor:

@@ -11,6 +11,7 @@ EXIT_TRAINING = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_TRACKING = 4
+EXIT_PEERS = 5
 EXIT_INTERRUPTED = 130
 
 # A worker of a distributed job killed by signal N makes the job exit 128 + N, the way a shell
@@ -21,6 +22,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_USAGE: "bad usage, --device cuda without a usable GPU, or more processes than GPUs",
     EXIT_DATA: "prepared data missing, corrupt or unwritable",
     EXIT_TRACKING: "MLflow tracking server unreachable or failing",
+    EXIT_PEERS: "a multi-node job's nodes did not all join (rendezvous timed out), or one left",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM); a started run is marked FAILED",
 }
 
@@ -47,6 +49,10 @@ class DataError(TrainingError):
 
 class TrackingError(TrainingError):
     exit_code = EXIT_TRACKING
+
+
+class PeersError(TrainingError):
+    exit_code = EXIT_PEERS
 
 
 def one_line(text: object) -> str:

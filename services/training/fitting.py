@@ -20,13 +20,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from training.config import TrainConfig
-from training.data import Prepared
-from training.distributed import World, process_group, sum_across_ranks
+from training.data import Prepared, manifest_digest
+from training.distributed import World, announce_node, process_group, same_on_every_rank, sum_across_ranks
 from training.errors import TrainingError
 from training.model import DigitsClassifier, ModelSpec
 
 # The validation metric --promote auto compares (logged per epoch, tagged on each version).
 METRIC = "val_accuracy"
+SHARD_TRACE_ENV = "TRAINING_SHARD_TRACE"
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,23 @@ def fit_new_model(
     model = DigitsClassifier(ModelSpec()).to(device)
     # Only training is collective; logging and registering are rank 0's alone.
     with process_group(world, device):
+        announce_node(world)
+        same_on_every_rank(manifest_digest(data.manifest), world)  # before any step: one dataset
         history = _fit(model, data, config, device, world, on_epoch)
     return model, history
+
+
+def _trace_shard(world: World, epoch: int, order: torch.Tensor) -> None:
+    """TRAINING_SHARD_TRACE=DIR: each rank writes the rows it visits per epoch (rank-R.jsonl), so a
+    test can check that the ranks of every node split each epoch between them."""
+    folder = os.environ.get(SHARD_TRACE_ENV)
+    if not folder:
+        return
+    import json
+    from pathlib import Path
+
+    with (Path(folder) / f"rank-{world.rank}.jsonl").open("a") as trace:
+        trace.write(json.dumps({"rank": world.rank, "epoch": epoch, "rows": order.tolist()}) + "\n")
 
 
 class _EpochOrder:
@@ -127,6 +143,7 @@ def _fit(
     for epoch in range(1, config.epochs + 1):
         stepped.train()
         order = epoch_order.indices(epoch).to(device)
+        _trace_shard(world, epoch, order)
         total = torch.zeros((), device=device)
         for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]

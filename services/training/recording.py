@@ -5,6 +5,8 @@ failure ends it FAILED.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import mlflow
@@ -17,7 +19,7 @@ from mlflow.types import Schema, TensorSpec
 
 from training.config import NUM_CLASSES, NUM_FEATURES, TrainConfig
 from training.data import Prepared
-from training.distributed import World
+from training.distributed import NODES_MARKER, World
 from training.errors import TrainingError
 from training.fitting import METRIC, EpochMetrics, fit_new_model
 from training.model import DigitsClassifier, ModelSpec
@@ -62,6 +64,10 @@ def record_run(config: TrainConfig, data: Prepared, device: torch.device, world:
         with mlflow.start_run(
             experiment_id=experiment.experiment_id, run_name=config.run_name, tags=dict(config.tags)
         ) as run:
+            if int(os.environ.get(NODES_MARKER, "1")) > 1:
+                # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
+                # the job (devtools train --nodes) learns its id here and ends it FAILED then.
+                print(f"mlflow: run_id={run.info.run_id} started", file=sys.stderr, flush=True)
             return _train_in_run(config, data, device, world, run.info.run_id, experiment.experiment_id)
 
 

@@ -521,3 +521,59 @@ def test_comparison_ignores_what_aws_adds_and_the_order_of_sets() -> None:
     assert differing_fields(wanted, reordered) == ["containerDefinitions"]
     assert differing_fields({"desiredCount": 2}, {"desiredCount": 3}) == ["desiredCount"]
     assert differing_fields({"subnets": ["a", "b"]}, {"subnets": ["b", "a"]}) == []
+
+
+def render_gpu_training(out: Path, account: Account) -> Path:
+    """The documents with training as a 2-node job of 4 GPUs each (x-ecs gpus / nodes / capacity-provider)."""
+    text = (FIXTURES / "compose_config_prod.yml").read_text().replace("@ROOT@", "/repo")
+    for placeholder, value in COMPOSE_VALUES.items():
+        text = text.replace(placeholder, value)
+    raw = yaml.safe_load(text)
+    raw["services"]["training"]["x-ecs"].update({"gpus": 4, "nodes": 2, "capacity-provider": "mlstack-gpu"})
+    options = Options(
+        registry=REGISTRY,
+        region=REGION,
+        execution_role_arn=account.execution_role_arn,
+        task_role_arns=[account.task_role_arn],
+        subnets=list(account.subnets),
+        security_groups=[account.security_group],
+        vpc_id=account.vpc_id,
+    )
+    write(render(ComposeConfig(raw), resolve(options, {}, project="mlstack", tag="t1")).documents, out)
+    return out
+
+
+def test_a_gpu_job_on_a_cluster_without_ec2_capacity_is_one_line_and_changes_nothing(
+    moto: MotoServer, account: Account, tmp_path: Path
+) -> None:
+    ecs = client(moto, "ecs")
+    ecs.put_cluster_capacity_providers(
+        cluster="mlstack", capacityProviders=["FARGATE"], defaultCapacityProviderStrategy=[]
+    )
+    result = apply(moto, render_gpu_training(tmp_path / "ecs", account))
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("devtools: training needs EC2 GPU capacity, but ECS cluster mlstack has FARGATE:")
+    assert "ECS GPU-optimized AMI" in last and last.endswith("(nothing was changed)")
+    assert not ecs.list_task_definitions()["taskDefinitionArns"]
+
+
+def test_a_gpu_job_registers_its_ec2_task_and_its_batch_multinode_job(
+    moto: MotoServer, account: Account, tmp_path: Path
+) -> None:
+    ecs = client(moto, "ecs")
+    group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT_ID}:autoScalingGroup:1:autoScalingGroupName/mlstack-gpu"
+    ecs.create_capacity_provider(name="mlstack-gpu", autoScalingGroupProvider={"autoScalingGroupArn": group})
+    ecs.put_cluster_capacity_providers(
+        cluster="mlstack", capacityProviders=["mlstack-gpu", "FARGATE"], defaultCapacityProviderStrategy=[]
+    )
+    apply(moto, render_gpu_training(tmp_path / "ecs", account))  # stops later, at the target groups
+    training = ecs.describe_task_definition(taskDefinition="mlstack-training")["taskDefinition"]
+    assert training["requiresCompatibilities"] == ["EC2"]
+    assert training["containerDefinitions"][0]["resourceRequirements"] == [{"type": "GPU", "value": "4"}]
+    [job] = client(moto, "batch").describe_job_definitions(jobDefinitionName="mlstack-training", status="ACTIVE")[
+        "jobDefinitions"
+    ]
+    assert job["type"] == "multinode" and job["platformCapabilities"] == ["EC2"]
+    # What moto keeps of it stops there (it drops nodeProperties from descriptions, so a second apply
+    # cannot be shown to change nothing here): the request itself is botocore-validated at render.

@@ -528,3 +528,32 @@ def test_environment_list_form_and_null_values() -> None:
         {"name": "MLFLOW_WORKERS", "value": "1"},
     ]
     assert "FROM_HOST" not in json.dumps(container(rendered, "serving"))
+
+
+def test_gpu_training_renders_for_ec2_capacity_and_a_batch_multinode_job() -> None:
+    raw = ecs_config()
+    assert doc(run(raw), "training.task-definition.json")["requiresCompatibilities"] == ["FARGATE"]  # gpus: 0
+    raw["services"]["training"]["x-ecs"].update({"gpus": 8, "nodes": 4, "capacity-provider": "p4d-capacity"})
+    rendered = run(raw)
+    assert validate.errors(rendered.documents) == []
+    task = doc(rendered, "training.task-definition.json")
+    assert task["requiresCompatibilities"] == ["EC2"] and "ephemeralStorage" not in task
+    assert container(rendered, "training")["resourceRequirements"] == [{"type": "GPU", "value": "8"}]
+    run_task = doc(rendered, "training.run-task.json")
+    assert run_task["capacityProviderStrategy"] == [{"capacityProvider": "p4d-capacity", "weight": 1}]
+    assert run_task["taskDefinition"] == "mlstack-training" and "launchType" not in run_task
+    nodes = doc(rendered, "training.job-definition.json")["nodeProperties"]
+    assert nodes["numNodes"] == 4 and nodes["mainNode"] == 0
+    [group] = nodes["nodeRangeProperties"]
+    assert group["targetNodes"] == "0:" and group["container"]["command"] == [
+        "train", "--nproc-per-node", "gpu", "--device", "cuda",
+    ]  # fmt: skip
+    assert {"type": "GPU", "value": "8"} in group["container"]["resourceRequirements"]
+    # The CPU services stay on Fargate.
+    assert doc(rendered, "serving.task-definition.json")["requiresCompatibilities"] == ["FARGATE"]
+
+
+def test_gpu_keys_are_for_jobs_only() -> None:
+    raw = ecs_config()
+    raw["services"]["serving"]["x-ecs"]["gpus"] = 1
+    assert failure(raw).message == "serving: x-ecs.gpus applies to run-task jobs (training) only, and this is a service"

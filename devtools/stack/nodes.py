@@ -1,0 +1,186 @@
+"""`devtools train --nodes M`: one training job over M nodes, in dev M containers on the Compose network.
+
+Each node is a one-off container of the training service (`docker compose run -d`) running the same
+`python -m training train --nnodes M --rdzv-endpoint NODE0:29400 ...`: node 0 hosts the c10d rendezvous
+(no `--standalone`), the training data volume is the same for all of them, MLflow is the stack's.
+TRAINING_* variables set where devtools runs reach every node. devtools streams every node's output
+(prefixed with the node), waits for all of them and exits with the job's code. The first node to fail
+is the root cause: one line names it, its ranks (each node says which it runs) and why; the other
+nodes are stopped (their launchers stop their workers), the MLflow run is ended FAILED even when the
+node holding rank 0 was the one that died, and every node's container is removed: nothing is left
+running anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from devtools import proc
+from devtools.errors import DevtoolsError
+from devtools.stack.project import ComposeProject
+
+RDZV_PORT = 29400
+_ANNOUNCED = re.compile(r"^node (\S+): ranks (\d+)-(\d+) of (\d+)$")
+_RUN = re.compile(r"run_id=([0-9a-f]{32})")  # rank 0 says it when the run starts (multi-node jobs)
+_POLL_S = 0.5
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Node:
+    index: int
+    container: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def ranks(self) -> str:
+        """`2-3` as the node announced them, `?` before it did."""
+        for line in self.lines:
+            if match := _ANNOUNCED.match(line.strip()):
+                return f"{match.group(2)}-{match.group(3)}" if match.group(2) != match.group(3) else match.group(2)
+        return "?"
+
+    def reason(self, code: int) -> str:
+        """Why it failed, in its own last words (the training job's one-line error), else its exit."""
+        said = [line.strip() for line in self.lines if line.strip() and not line.startswith("epoch ")]
+        errors = [line for line in said if "error:" in line]
+        if errors:
+            return errors[-1].split("error: ", 1)[1]
+        if code >= 128 or code == 137:
+            return f"killed (exit {code}: the container was stopped or died)"
+        return f"exit {code}" + (f": {said[-1]}" if said else "")
+
+
+def run_nodes(
+    project: ComposeProject, count: int, job: Sequence[str], *, mlflow_url: str | None, report: Report
+) -> int:
+    """Runs `job` (python -m training train ...) on `count` nodes; the job's exit code."""
+    job_id = f"{project.name}-train-{uuid.uuid4().hex[:8]}"
+    nodes = [Node(index, f"{job_id}-node-{index}") for index in range(count)]
+    endpoint = f"{nodes[0].container}:{RDZV_PORT}"
+    try:
+        for node in nodes:
+            argv = [*job, "--nnodes", str(count), "--node-rank", str(node.index)]
+            argv += ["--rdzv-endpoint", endpoint, "--rdzv-id", job_id]
+            project.run(
+                "run", "-d", "--name", node.container, "--label", f"devtools.train-job={job_id}", *_passed_env(),
+                "--entrypoint", argv[0], "training", *argv[1:], capture=True,
+            )  # fmt: skip
+        report(f"train: {count} nodes ({', '.join(n.container for n in nodes)}), rendezvous at {endpoint}")
+        followers = [threading.Thread(target=_follow, args=(node, report), daemon=True) for node in nodes]
+        for follower in followers:
+            follower.start()
+        codes = _wait(nodes)
+        failed = _first_failure(nodes, codes)
+        if failed is not None:
+            _stop([node for node in nodes if codes.get(node.index) is None])
+            codes = _wait(nodes)
+        for follower in followers:
+            follower.join(timeout=10)
+    except KeyboardInterrupt:
+        _stop(nodes)
+        _end_run_failed(nodes, mlflow_url)
+        raise
+    finally:
+        proc.run(["docker", "rm", "-f", *(node.container for node in nodes)], capture=True, check=False)
+    if failed is None:
+        return 0
+    _end_run_failed(nodes, mlflow_url)
+    code = codes[failed.index] or 1
+    raise DevtoolsError(
+        f"node {failed.index} ({failed.container}, ranks {failed.ranks}) failed: {failed.reason(code)}; the job "
+        "stopped on every node",
+        128 + 9 if code == 137 else code,  # the job's own code; a killed node as a shell reports SIGKILL
+    )
+
+
+def _passed_env() -> list[str]:
+    """TRAINING_* settings of this shell reach every node (TRAINING_RDZV_TIMEOUT_S, ...)."""
+    return [flag for name in sorted(os.environ) if name.startswith("TRAINING_") for flag in ("-e", name)]
+
+
+def _follow(node: Node, report: Report) -> None:
+    """Streams the node's output, each line prefixed with it, and keeps it."""
+    done = proc.observe(
+        ["docker", "logs", "-f", node.container],
+        on_stdout=lambda line: _keep(node, line, report),
+        on_stderr=lambda line: _keep(node, line, report),
+    )
+    del done
+
+
+def _keep(node: Node, line: str, report: Report) -> None:
+    node.lines.append(line.rstrip("\n"))
+    report(f"node {node.index} | {line.rstrip()}")
+
+
+def _states(nodes: Sequence[Node]) -> dict[int, tuple[str, int, str]]:
+    """Per node: (status, exit code, finished at), from the engine."""
+    template = "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}"
+    done = proc.run(
+        ["docker", "inspect", "--format", template, *(n.container for n in nodes)], capture=True, check=False
+    )
+    found = {}
+    for line in done.stdout.splitlines():
+        name, status, code, finished = line.split(" ", 3)
+        index = next(n.index for n in nodes if n.container == name.lstrip("/"))
+        found[index] = (status, int(code), finished)
+    return found
+
+
+def _wait(nodes: Sequence[Node]) -> dict[int, int | None]:
+    """Until every node has exited, or one failed: exit codes (None for a node still running)."""
+    while True:
+        states = _states(nodes)
+        codes = {
+            n.index: (states[n.index][1] if states.get(n.index, ("exited",))[0] != "running" else None) for n in nodes
+        }
+        if all(code is not None for code in codes.values()) or any(code for code in codes.values()):
+            return codes
+        time.sleep(_POLL_S)
+
+
+def _first_failure(nodes: Sequence[Node], codes: dict[int, int | None]) -> Node | None:
+    """The node that failed first (by when it ended), the job's root cause; None when none failed."""
+    failed = [n for n in nodes if codes.get(n.index)]
+    if not failed:
+        return None
+    states = _states(failed)
+    return min(failed, key=lambda n: states.get(n.index, ("", 0, "9"))[2])
+
+
+def _stop(nodes: Sequence[Node]) -> None:
+    """SIGTERM: each node's launcher stops its workers (rank 0, where it runs, ends the run FAILED)."""
+    if nodes:
+        proc.run(["docker", "stop", "--time", "20", *(n.container for n in nodes)], capture=True, check=False)
+
+
+def _end_run_failed(nodes: Sequence[Node], mlflow_url: str | None) -> None:
+    """The run of a job whose rank 0 died with its node stays RUNNING: end it FAILED (MLflow's REST)."""
+    run_ids = {match.group(1) for node in nodes for line in node.lines if (match := _RUN.search(line))}
+    if not mlflow_url:
+        return
+    for run_id in run_ids:
+        try:
+            with urllib.request.urlopen(f"{mlflow_url}/api/2.0/mlflow/runs/get?run_id={run_id}", timeout=10) as got:
+                status = json.loads(got.read())["run"]["info"]["status"]
+            if status in ("RUNNING", "SCHEDULED"):
+                body = json.dumps({"run_id": run_id, "status": "FAILED", "end_time": int(time.time() * 1000)})
+                request = urllib.request.Request(
+                    f"{mlflow_url}/api/2.0/mlflow/runs/update",
+                    data=body.encode(),
+                    headers={"Content-Type": "application/json"},
+                    method="POST",
+                )
+                urllib.request.urlopen(request, timeout=10).close()
+        except (OSError, ValueError, KeyError):
+            continue  # MLflow unreachable: the job's own error line already says what failed

@@ -1,0 +1,88 @@
+"""`devtools train --nodes`, without an engine: what it starts, how it names a failed node and its
+ranks, and that it stops the others and removes every node (the process choke point replaced by a
+fake engine whose node 1 dies). The real job: tests/docker/test_nodes.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from devtools import proc
+from devtools.errors import DevtoolsError
+from devtools.stack import nodes as nodes_module
+from devtools.stack.nodes import Node, run_nodes
+from devtools.stack.project import ComposeProject
+
+
+def test_a_node_is_named_with_the_ranks_it_announced_and_its_own_last_words() -> None:
+    node = Node(1, "mlstack-train-ab12-node-1", ["node 3f2a: ranks 2-3 of 4", "epoch 1/5 train_loss=1.2"])
+    assert node.ranks == "2-3" and node.reason(137).startswith("killed (exit 137")
+    node.lines.append("python -m training train (rank 2): error: rank 2: data file corrupt: /data/train.npz")
+    assert node.reason(3) == "rank 2: data file corrupt: /data/train.npz"
+    assert Node(0, "n0").ranks == "?"
+
+
+class FakeEngine:
+    """Compose runs start nodes; node 1 ends with 137 at once, node 0 runs until stopped."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.stopped = False
+
+    def run(self, argv: Sequence[str], **_: object) -> proc.Completed:
+        argv = list(argv)
+        self.calls.append(argv)
+        if argv[:2] == ["docker", "stop"]:
+            self.stopped = True
+        if argv[:2] == ["docker", "inspect"]:
+            names = argv[4:]
+            rows = []
+            for name in names:
+                if name.endswith("-node-1"):
+                    rows.append(f"/{name} exited 137 2026-12-05T10:00:01Z")
+                elif self.stopped:
+                    rows.append(f"/{name} exited 130 2026-12-05T10:00:05Z")
+                else:
+                    rows.append(f"/{name} running 0 0001-01-01T00:00:00Z")
+            return proc.Completed(tuple(argv), 0, "\n".join(rows) + "\n", "")
+        return proc.Completed(tuple(argv), 0, "", "")
+
+    def observe(self, argv: Sequence[str], *, on_stdout: Callable[[str], None], **_: object) -> proc.Completed:
+        name = argv[-1]
+        on_stdout(f"node {name[-6:]}: ranks {'2-3' if name.endswith('-1') else '0-1'} of 4\n")
+        return proc.Completed(tuple(argv), 0, "", "")
+
+
+def test_a_dead_node_fails_the_job_in_one_line_stops_the_others_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = FakeEngine()
+    monkeypatch.setattr(proc, "run", engine.run)
+    monkeypatch.setattr(proc, "observe", engine.observe)
+    monkeypatch.setattr(nodes_module, "_POLL_S", 0.0)
+    monkeypatch.setenv("TRAINING_RDZV_TIMEOUT_S", "30")
+    project = ComposeProject(tmp_path, "mlstack")
+    shown: list[str] = []
+    with pytest.raises(DevtoolsError) as error:
+        run_nodes(
+            project, 2, ["python", "-m", "training", "train", "--epochs", "9"], mlflow_url=None, report=shown.append
+        )
+    message = error.value.message
+    assert error.value.code == 137
+    assert message.startswith("node 1 (mlstack-train-") and "-node-1, ranks 2-3) failed: killed (exit 137" in message
+    runs = [argv for argv in engine.calls if argv[:2] == ["docker", "compose"]]
+    assert len(runs) == 2
+    first = runs[0][runs[0].index("run") :]
+    job_id = first[first.index("--label") + 1].split("=", 1)[1]
+    assert first[:4] == ["run", "-d", "--name", f"{job_id}-node-0"]
+    assert ["-e", "TRAINING_RDZV_TIMEOUT_S"] == first[6:8]  # the shell's TRAINING_* reach every node
+    assert first[first.index("--entrypoint") :][:3] == ["--entrypoint", "python", "training"]
+    assert first[first.index("training") + 1 :] == [
+        "-m", "training", "train", "--epochs", "9", "--nnodes", "2", "--node-rank", "0",
+        "--rdzv-endpoint", f"{job_id}-node-0:29400", "--rdzv-id", job_id,
+    ]  # fmt: skip
+    assert ["docker", "stop", "--time", "20", f"{job_id}-node-0"] in engine.calls  # the survivor stopped
+    assert ["docker", "rm", "-f", f"{job_id}-node-0", f"{job_id}-node-1"] in engine.calls  # nothing left
+    assert any(line.startswith("node 1 | node ") for line in shown)
