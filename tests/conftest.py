@@ -16,6 +16,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Fail (instead of skip) docker-tier tests when no Docker engine is reachable. CI sets it.",
     )
+    parser.addoption(
+        "--require-gpu",
+        action="store_true",
+        default=False,
+        help="Fail (instead of skip) GPU-tier tests that cannot run (no GPU, a CPU build of torch): on a GPU "
+        "machine a skip would pass the run with the GPU untested.",
+    )
 
 
 def _engine_reachable() -> bool:
@@ -56,6 +63,11 @@ def _skip_allowed(item: pytest.Item) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report: pytest.TestReport = yield
+    if report.skipped and item.config.getoption("--require-gpu") and item.get_closest_marker("gpu") is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --require-gpu, which allows no GPU test to skip: {reason}"
+        return report
     if report.skipped and item.config.getoption("--require-docker") and not _skip_allowed(item):
         if not hasattr(report, "wasxfail"):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

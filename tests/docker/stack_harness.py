@@ -268,3 +268,11 @@ def copy_checkout(dest: Path) -> set[Path]:
                 pass
         shutil.copy2(source, target)
     return linked
+
+
+def nvidia_gpu_here() -> bool:
+    """`nvidia-smi -L` lists a GPU: tests that assume a GPU-less host skip themselves then."""
+    if not shutil.which("nvidia-smi"):
+        return False
+    done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
+    return done.returncode == 0 and "GPU 0:" in done.stdout

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from stack_harness import PROJECT, Stack, get_json, running_stack_output
+from stack_harness import PROJECT, Stack, get_json, nvidia_gpu_here, running_stack_output
 
 
 def test_up_brings_mlflow_and_serving_to_healthy(stack: Stack) -> None:
@@ -90,6 +90,8 @@ def test_prod_images_are_non_root_without_compilers(stack: Stack, service: str) 
         assert inspect[0]["Config"]["Healthcheck"]["Test"][0] == "CMD"
 
 
+@pytest.mark.needs_no_gpu
+@pytest.mark.skipif(nvidia_gpu_here(), reason="this host has an NVIDIA GPU: the GPU path is tests/gpu's")
 def test_gpu_required_without_a_gpu_fails_naming_the_layer_and_starts_nothing(stack: Stack) -> None:
     before = _container_ids()
     done = stack.devtools("up", "--gpu", check=False)
@@ -100,6 +102,8 @@ def test_gpu_required_without_a_gpu_fails_naming_the_layer_and_starts_nothing(st
     assert _container_ids() == before  # nothing was created, recreated or started
 
 
+@pytest.mark.needs_no_gpu
+@pytest.mark.skipif(nvidia_gpu_here(), reason="this host has an NVIDIA GPU: the GPU path is tests/gpu's")
 def test_gpu_auto_without_a_gpu_brings_the_cpu_stack_up(stack: Stack) -> None:
     done = stack.devtools("up", "--gpu", "auto")
     assert "--gpu auto:" in done.stderr and "starting on CPU" in done.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,13 +41,46 @@ def test_gpu_detection_imports_nothing_beyond_the_standard_library() -> None:
 @pytest.mark.skipif(
     bool(NVIDIA_DRIVER_SIGNS), reason=f"an NVIDIA driver may be here ({', '.join(NVIDIA_DRIVER_SIGNS)}): see tests/gpu"
 )
-def test_host_only_check_without_a_driver_fails_at_the_host_driver() -> None:
-    # -S: no site-packages, so nothing installed (devtools included) is importable, only the checkout.
+def test_host_only_check_on_a_bare_machine_names_the_missing_engine(tmp_path: Path) -> None:
+    # -S: no site-packages, so nothing installed (devtools included) is importable, only the checkout;
+    # PATH without docker: a bare GPU node has no engine, and its layer must say so, not crash.
+    report = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-S", str(SCRIPT), "--host-only"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-S", str(SCRIPT), "--host-only", "--report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stdout.startswith("== host layers\n")
+    assert done.stdout.startswith("== detection layers\n")
     assert "[FAIL] host driver" in done.stdout
-    assert "[ -- ] Docker engine       not checked (host checks only)" in done.stdout
-    assert done.stdout.rstrip().endswith("no usable GPU: first failing layer: host driver")
+    assert re.search(r"^\[FAIL\] Docker engine +.*docker CLI", done.stdout, re.M), done.stdout
+    written = json.loads(report.read_text())
+    assert written["passed"] is False and written["steps"][0]["step"] == "detection"
+    assert "docker CLI" in written["steps"][0]["detail"]
+
+
+def test_the_whole_check_runs_on_cpu_but_for_the_cuda_parts(tmp_path: Path) -> None:
+    """Every step a bare GPU node runs, on this CPU machine: the layers, training steps, the pipeline,
+    one process, DDP (2 Gloo processes), and the registered model loaded as serving loads it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("mlflow")
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--steps", "3", "--report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    written = json.loads(report.read_text())
+    assert written["passed"] is True and written["torch"]["device"] == "cpu"
+    assert [step["step"] for step in written["steps"]] == [
+        "detection", "steps on cpu", "pipeline", "one process", "DDP (2 processes)", "serving load",
+    ]  # fmt: skip
+    assert all(step["ok"] for step in written["steps"])
+    assert "scores (8, 10)" in written["steps"][-1]["detail"]

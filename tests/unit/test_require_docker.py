@@ -54,3 +54,11 @@ def test_under_require_docker_a_module_level_skip_fails_the_collection(pytester:
     result = pytester.runpytest("-p", "no:cacheprovider", "--require-docker")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*skipped under --require-docker*a_module_nobody_installed*"])
+
+
+def test_under_require_gpu_a_gpu_test_that_skips_fails(suite: pytest.Pytester) -> None:
+    """On a GPU machine (tests/gpu/check_workstation.py runs the tier with it) a GPU test that cannot
+    run must not pass the run: a CPU build of torch, say."""
+    result = suite.runpytest("-p", "no:cacheprovider", "--require-gpu")
+    result.assert_outcomes(passed=1, skipped=2, failed=1)
+    result.stdout.fnmatch_lines(["*skipped under --require-gpu*no NVIDIA GPU*"])
