@@ -22,6 +22,7 @@ from devtools.commands import (
     down,
     gpu,
     logs,
+    model,
     pipeline,
     ps,
     release,
@@ -114,7 +115,8 @@ app = typer.Typer(
     name="devtools",
     help="Run the ML dev stack (MLflow, training, serving) on Docker Compose.",
     no_args_is_help=True,
-    add_completion=False,
+    # `devtools --install-completion` (bash, zsh, fish, PowerShell) / `--show-completion`: README.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rich-formatted help imports rich and markdown-it, doubling `devtools --help` time.
     rich_markup_mode=None,
@@ -155,7 +157,18 @@ app.command("scan")(scan.scan)
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train.train)
 app.command("pipeline")(pipeline.pipeline)
 app.command("seed")(seed.seed)
+app.command("model")(model.model)
+
+
+NATIVE_WINDOWS = (
+    "native Windows is not supported: run devtools in WSL2 (wsl --install, then Docker Desktop's WSL2 "
+    "integration or Docker Engine inside the distro); README, Supported hosts"
+)
 
 
 def main() -> None:
+    # Dev users take the host's UID (os.getuid), bind mounts and signals are POSIX: WSL2 is the way there.
+    if sys.platform == "win32":
+        print(f"devtools: {NATIVE_WINDOWS}", file=sys.stderr)
+        raise SystemExit(int(ExitCode.USAGE))
     app()

@@ -1,7 +1,7 @@
 """devtools ps: service, state, health and published ports of the stack's containers."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -42,17 +42,47 @@ def format_table(rows: list[dict[str, Any]], sources: Callable[[str], str | None
     )
 
 
-def ps() -> None:
+def as_json(rows: list[dict[str, Any]], sources: Callable[[str], str | None], forwards: list[str]) -> str:
+    """What the table shows, for scripts: one object per container, plus a remote engine's forwards."""
+    import json
+
+    containers = [
+        {
+            "service": row.get("Service", ""),
+            "state": row.get("State", ""),
+            "exit_code": row.get("ExitCode") if row.get("State") == "exited" else None,
+            "health": row.get("Health") or None,
+            "ports": sorted(_ports(row).split(", ")) if _ports(row) else [],
+            "image": row.get("Image", ""),
+            "image_source": sources(str(row.get("Image", ""))),
+        }
+        for row in sorted(rows, key=lambda r: r.get("Service", ""))
+    ]
+    return json.dumps({"running": bool(rows), "containers": containers, "forwards": forwards}, indent=2)
+
+
+def ps(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the same as JSON.")] = False,
+) -> None:
     """Show each service's state, health, published ports, and where its image came from (built
     here, or pulled from the team registry: `devtools up` with DEVTOOLS_REGISTRY)."""
     from devtools.stack.build_state import BuildState
 
     project = ComposeProject.dev()
     rows = project.containers()
+    forwards: list[str] = []
+    if project.remote:
+        from devtools.stack import forward
+
+        forwards = forward.status(project)
+    sources = BuildState(project).source
+    if json_output:
+        typer.echo(as_json(rows, sources, forwards))
+        return
     if not rows:
         typer.echo("The stack is not running; start it with 'devtools up'.")
         return
-    typer.echo(format_table(rows, BuildState(project).source))
+    typer.echo(format_table(rows, sources))
     if project.remote:
         from devtools.stack import forward
 

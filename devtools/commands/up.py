@@ -37,6 +37,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
+    from devtools.stack import served
     from devtools.stack.start import start  # build state and hashing: not needed for --help
 
     if prod and (gpu is not None or watch):
@@ -52,9 +53,15 @@ def up(
         project = choice.project
     urls = start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
     typer.echo(f"Stack '{project.name}' is up.")
-    width = max((len(title) for title, _ in urls), default=0)
-    for title, url in urls:
+    width = max((len(title) for _, title, _ in urls), default=0)
+    for _, title, url in urls:
         typer.echo(f"  {title.ljust(width)}  {url}")
+    serving = next((url for name, _, url in urls if name == served.SERVICE), None)
+    if serving is not None:
+        try:
+            typer.echo(served.describe(served.model_status_at(served.origin(serving))))
+        except DevtoolsError:
+            pass  # it answered /ready for `up --wait`; a hiccup here is not worth failing the start
     if watch:
         from devtools.watch import loop
 

@@ -168,6 +168,8 @@ class ComposeProject:
             argv += ["-f", str(file)]
         for profile in self.profiles:
             argv += ["--profile", profile]
+        if os.environ.get("NO_COLOR"):  # https://no-color.org: Compose's own output too
+            argv += ["--ansi", "never"]
         return [*argv, *flags, *args]
 
     def run(self, *args: str, capture: bool = False, check: bool = True) -> proc.Completed:

@@ -36,8 +36,10 @@ def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[
     return stale
 
 
-def start(project: ComposeProject, services: Sequence[str], *, build: bool, wait_timeout: int) -> list[tuple[str, str]]:
-    """Bring `services` (all when empty) up and healthy; returns (title, url) of what they publish."""
+def start(
+    project: ComposeProject, services: Sequence[str], *, build: bool, wait_timeout: int
+) -> list[tuple[str, str, str]]:
+    """Bring `services` (all when empty) up and healthy; returns (service, title, url) of what they publish."""
     config = project.config()
     config.require(services)
     if build:
@@ -49,12 +51,12 @@ def start(project: ComposeProject, services: Sequence[str], *, build: bool, wait
     if project.remote:
         return _start_remote(project, config, services, started, up_args)
     project.run(*up_args, *services)
-    return [(title, url) for name, title, url in config.published_urls() if name in started]
+    return [(name, title, url) for name, title, url in config.published_urls() if name in started]
 
 
 def _start_remote(
     project: ComposeProject, config: ComposeConfig, services: Sequence[str], started: set[str], up_args: list[str]
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str, str]]:
     """On an engine that cannot see the checkout: containers and volumes created, the source mirrored
     into its volumes before anything runs, then started, then this machine's ports forwarded to them.
     The URLs are this machine's (the local files' ports)."""
@@ -69,4 +71,4 @@ def _start_remote(
     forwards = forward.planned(project, local, started)
     if forwards:
         forward.open_forwards(project, facts.current().remote or "", forwards)
-    return [(title, url) for name, title, url in local.published_urls() if name in started]
+    return [(name, title, url) for name, title, url in local.published_urls() if name in started]

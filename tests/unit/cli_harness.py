@@ -86,7 +86,7 @@ class FakeDocker:
 def compose_args(argv: Sequence[str]) -> list[str]:
     """What follows `docker compose --project-directory R -p N -f F...` in argv."""
     args = list(argv[2:])
-    while args and args[0] in ("--project-directory", "-p", "-f", "--profile", "--progress"):
+    while args and args[0] in ("--project-directory", "-p", "-f", "--profile", "--progress", "--ansi"):
         args = args[2:]
     return args
 
@@ -111,6 +111,7 @@ def stack_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DEVTOOLS_ROOT", str(root))
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
     monkeypatch.delenv("DEVTOOLS_DEBUG", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
     return root
 
 
