@@ -154,8 +154,15 @@ def open_forwards(project: ComposeProject, endpoint: str, forwards: list[Forward
 
 def ensure(project: ComposeProject, endpoint: str, *, refresh: bool = False) -> str:
     """The project's tunnel open, opened again when it died or (refresh) when the remote ports may have
-    moved (a container recreated); returns the local URL of the remote engine's socket ('' without)."""
+    moved (a container recreated); returns the local URL of the remote engine's socket ('' without).
+    Only a tunnel `up` opened and `down` has not closed is kept open (NOT_RUNNING otherwise)."""
     state = _record(project)
+    if not state:  # never opened, or closed by `down`: a watcher must not open it again behind its back
+        raise DevtoolsError(
+            f"the SSH tunnel to the engine is closed (the stack {project.name} was taken down?): "
+            "`devtools up` opens it again",
+            ExitCode.NOT_RUNNING,
+        )
     if not refresh and _alive(int(state.get("pid", 0))):
         return str(state.get("engine") or "")
     local = replace(project, remote=False).config()

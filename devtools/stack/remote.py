@@ -166,7 +166,8 @@ class Syncer:
                     lines += self._push_root(root, files)
                     done += files
         except DevtoolsError as error:
-            if error.code is not ExitCode.DOCKER_UNAVAILABLE:
+            # The link is down, or the stack (or its tunnel) is: keep the changes for when it is back.
+            if error.code not in (ExitCode.DOCKER_UNAVAILABLE, ExitCode.NOT_RUNNING):
                 raise
             self.pending = wanted - set(done)
             self.engine.reconnect()

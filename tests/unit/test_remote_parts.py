@@ -159,3 +159,10 @@ def test_ps_lines_come_from_the_tunnels_record(tmp_path: Path) -> None:
         "127.0.0.1:8080 -> me@gpu-box:2222 127.0.0.1:32769 (serving, tunnel closed: `devtools up` opens it again)"
     ]
     assert not forward.close(project) and not state.exists()  # a dead tunnel's record is dropped
+
+
+def test_a_tunnel_down_closed_is_not_opened_again_by_a_watcher(tmp_path: Path) -> None:
+    project = ComposeProject(tmp_path, "mlstack", remote=True)
+    with pytest.raises(DevtoolsError) as error:
+        forward.ensure(project, "ssh://me@gpu-box:2222")
+    assert error.value.code is ExitCode.NOT_RUNNING and "`devtools up` opens it again" in error.value.message
