@@ -23,6 +23,7 @@ from devtools.commands import (
     gpu,
     logs,
     model,
+    notebook,
     pipeline,
     ps,
     release,
@@ -158,6 +159,7 @@ app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown
 app.command("pipeline")(pipeline.pipeline)
 app.command("seed")(seed.seed)
 app.command("model")(model.model)
+app.command("notebook")(notebook.notebook)
 
 
 NATIVE_WINDOWS = (
