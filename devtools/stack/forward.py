@@ -165,8 +165,14 @@ def ensure(project: ComposeProject, endpoint: str, *, refresh: bool = False) -> 
         )
     if not refresh and _alive(int(state.get("pid", 0))):
         return str(state.get("engine") or "")
-    local = replace(project, remote=False).config()
-    open_forwards(project, endpoint, planned(project, local, set(local.services)))
+    try:
+        local = replace(project, remote=False).config()
+        open_forwards(project, endpoint, planned(project, local, set(local.services)))
+    except DevtoolsError:
+        # The link is still down: the record stays (its tunnel dead), so the next try opens it again.
+        if not state_path(project).exists():
+            state_path(project).write_text(json.dumps({**state, "pid": 0}))
+        raise
     return str(_record(project).get("engine") or "")
 
 

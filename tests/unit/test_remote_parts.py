@@ -166,3 +166,28 @@ def test_a_tunnel_down_closed_is_not_opened_again_by_a_watcher(tmp_path: Path) -
     with pytest.raises(DevtoolsError) as error:
         forward.ensure(project, "ssh://me@gpu-box:2222")
     assert error.value.code is ExitCode.NOT_RUNNING and "`devtools up` opens it again" in error.value.message
+
+
+def test_a_tunnel_that_cannot_open_again_yet_is_tried_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link is down: reopening fails (and closes the old record first); the record must stay, so the
+    watcher's next try, once the link is back, opens it rather than calling the stack down."""
+    project = ComposeProject(tmp_path, "mlstack", remote=True)
+    state = forward.state_path(project)
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"pid": 0, "host": "me@gpu-box", "engine": "unix:///tmp/x.sock", "forwards": []}))
+    attempts: list[str] = []
+
+    def link_down(project: ComposeProject, endpoint: str, forwards: list[forward.Forward]) -> int:
+        forward.close(project)
+        attempts.append(endpoint)
+        raise DevtoolsError("the SSH tunnel to me@gpu-box did not open", ExitCode.DOCKER_UNAVAILABLE)
+
+    monkeypatch.setattr(forward, "open_forwards", link_down)
+    monkeypatch.setattr(ComposeProject, "config", lambda self: ComposeConfig({"services": {}}))
+    for _ in range(2):
+        with pytest.raises(DevtoolsError) as error:
+            forward.ensure(project, "ssh://me@gpu-box")
+        assert error.value.code is ExitCode.DOCKER_UNAVAILABLE  # lost, kept trying: not NOT_RUNNING
+    assert len(attempts) == 2 and json.loads(state.read_text())["host"] == "me@gpu-box"
