@@ -10,6 +10,7 @@ kernel one line and an exit code), which is how CI and the Docker tier run the s
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from devtools.stack.project import ComposeProject
 SERVICE = "notebook"
 PROFILE = "notebook"
 CONTAINER_PORT = 8888
-PORT_ENV = "NOTEBOOK_PORT"
+CELL_TIMEOUT_ENV = "NOTEBOOK_CELL_TIMEOUT"  # seconds a cell may run headless (the runner's default: 600)
 WORKSPACE = "/workspace"  # where the checkout is mounted in the notebook container
 RUNNER = Path(__file__).with_name("notebook_runner.py")
 
@@ -67,9 +68,7 @@ def start(project: ComposeProject) -> Lab:
     listed = project.run("exec", "-T", SERVICE, "jupyter", "server", "list", "--json", capture=True)
     servers = [json.loads(line) for line in listed.stdout.splitlines() if line.strip().startswith("{")]
     if not servers:
-        raise DevtoolsError(
-            "JupyterLab started but lists no server; see `devtools logs notebook`", ExitCode.UNHEALTHY
-        )
+        raise DevtoolsError("JupyterLab started but lists no server; see `devtools logs notebook`", ExitCode.UNHEALTHY)
     published = project.run("port", SERVICE, str(CONTAINER_PORT), capture=True).stdout.strip().splitlines()[0]
     token = str(servers[0].get("token") or "")
     return Lab(
@@ -118,8 +117,10 @@ def execute(project: ComposeProject, path: Path, report: Callable[[str], None]) 
         elif line:
             report(line)
 
+    timeout = os.environ.get(CELL_TIMEOUT_ENV)
+    passed = ["--env", f"{CELL_TIMEOUT_ENV}={timeout}"] if timeout else []
     argv = with_notebook(project).argv(
-        "run", "--rm", "-T", "--no-deps", "--entrypoint", "python", SERVICE, "-c", RUNNER.read_text(), inside
+        "run", "--rm", "-T", "--no-deps", *passed, "--entrypoint", "python", SERVICE, "-c", RUNNER.read_text(), inside
     )
     done = proc.observe(argv, env=project.env, on_stdout=relay, on_stderr=relay)
     if done.returncode == 0:

@@ -133,8 +133,15 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
         model: LoadedModel | None = slot.current  # one reference for the whole request
         if model is None:
             return _not_ready(slot)
+        import numpy as np
+
         data = to_model_input(request, model.pyfunc.metadata.signature)
-        predictions = batcher.predict(model.pyfunc, data) if hasattr(data, "ndim") else model.pyfunc.predict(data)
+        # Tensor rows are micro-batched; a DataFrame (a column signature) is predicted on its own, since
+        # the batcher concatenates rows as numpy arrays and would drop the column names.
+        if isinstance(data, np.ndarray):
+            predictions = batcher.predict(model.pyfunc, data)
+        else:
+            predictions = model.pyfunc.predict(data)
         return JSONResponse(
             {"predictions": _jsonable(predictions), "model_version": model.version},
             headers={"X-Model-Version": model.version},

@@ -49,11 +49,13 @@ def _warm_imports() -> None:
 def _preload_model() -> Any:
     """The alias holder loaded once in the parent; None when MLflow is not reachable yet."""
     try:
-        from serving.model_store import ModelStore
+        from serving.model_store import ModelStore, smoke_test
         from serving.settings import Settings
 
         store = ModelStore(Settings.from_env())
-        return store.load(store.resolve_alias())
+        model = store.load(store.resolve_alias())
+        smoke_test(model)  # vetted as the watcher vets a swap: a refused version is not served warm either
+        return model
     except Exception as error:
         log.warning("no model preloaded (%s: %s); workers load it themselves", type(error).__name__, error)
         return None

@@ -28,14 +28,17 @@ from training.config import (
     DEFAULT_DEVICE,
     DEFAULT_EXPERIMENT,
     DEFAULT_MODEL_NAME,
+    DEFAULT_RECIPE,
     DEFAULT_TRACKING_URI,
     DEVICES,
     PROMOTE_CHOICES,
+    RECIPE_ENV,
     SEED_EPOCHS,
     TRACKING_URI_ENV,
     SeedConfig,
     TrainConfig,
-    default_data_dir,
+    default_data_location,
+    default_recipe,
     default_tracking_uri,
 )
 from training.distributed import (
@@ -61,6 +64,7 @@ from training.errors import (
     exit_code_table,
     one_line,
 )
+from training.recipes import known_recipe, recipe_named, recipe_names
 
 PROG = "python -m training"
 
@@ -112,18 +116,40 @@ def _nproc(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be a positive number or '{ALL_GPUS}', got {text}") from exc
 
 
+def _recipe(text: str) -> str:
+    # The registry's names only: the recipe's module (and what it imports) loads when a command runs.
+    try:
+        known_recipe(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
 _positive_int.__name__ = "positive integer"  # argparse names the type in its error message
 _positive_float.__name__ = "positive number"
 _seed_value.__name__ = "seed"
+
+
+def _add_recipe(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recipe",
+        type=_recipe,
+        default=default_recipe(),
+        metavar="NAME",
+        help=f"what to train: {', '.join(recipe_names())} (training/recipes; default: ${RECIPE_ENV} or "
+        f"{DEFAULT_RECIPE}; now %(default)s)",
+    )
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=_name,
-        default=str(default_data_dir()),
+        default=None,
         metavar="DIR|s3://BUCKET/PREFIX",
-        help=f"prepared data directory, or s3:// URI (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}; now %(default)s)",
+        help=f"prepared data directory, or s3:// URI (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}, and in it a "
+        f"folder named after the recipe for recipes other than {DEFAULT_RECIPE}; now "
+        f"{default_data_location(default_recipe())})",
     )
 
 
@@ -134,10 +160,16 @@ def _add_tracking(parser: argparse.ArgumentParser) -> None:
         help=f"MLflow tracking server (default: ${TRACKING_URI_ENV} or {DEFAULT_TRACKING_URI}; now %(default)s)",
     )
     parser.add_argument(
-        "--experiment", type=_name, default=DEFAULT_EXPERIMENT, help="MLflow experiment (default: %(default)s)"
+        "--experiment",
+        type=_name,
+        default=None,
+        help=f"MLflow experiment (default: the recipe's; {DEFAULT_RECIPE}: {DEFAULT_EXPERIMENT})",
     )
     parser.add_argument(
-        "--model-name", type=_name, default=DEFAULT_MODEL_NAME, help="registered model name (default: %(default)s)"
+        "--model-name",
+        type=_name,
+        default=None,
+        help=f"registered model name (default: the recipe's; {DEFAULT_RECIPE}: {DEFAULT_MODEL_NAME})",
     )
     parser.add_argument(
         "--alias", type=_alias, default=DEFAULT_ALIAS, help="registered model alias (default: %(default)s)"
@@ -156,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=PROG,
-        description="Prepare data, train the digits classifier and record it in MLflow.",
+        description="Prepare data, train a recipe's model (default: the digits classifier) and record it in MLflow.",
         epilog=exit_codes,
         formatter_class=formatter,
     )
@@ -166,12 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline",
         help="prepare train/validation splits (skipped when up to date)",
         description=(
-            "Write train.npz, validation.npz and manifest.json from scikit-learn's bundled digits.\n"
+            "Write train.npz, validation.npz and manifest.json from the recipe's source data.\n"
             "Skipped when the input and pipeline version are unchanged and the outputs match their hashes."
         ),
         epilog=exit_codes,
         formatter_class=formatter,
     )
+    _add_recipe(pipeline)
     _add_data_dir(pipeline)
     pipeline.add_argument("--force", action="store_true", help="rerun even when up to date")
     pipeline.set_defaults(handler=_pipeline)
@@ -196,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--promote",
         choices=PROMOTE_CHOICES,
         default=defaults.promote,
-        help="auto: move the alias only when val_accuracy beats its holder's, or nobody holds it "
-        "(default: %(default)s)",
+        help="auto: move the alias only when the recipe's validation metric (digits: val_accuracy) beats its "
+        "holder's, or nobody holds it (default: %(default)s)",
     )
     train.add_argument("--run-name", default=None, help="MLflow run name (default: generated)")
     train.add_argument(
@@ -233,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--rdzv-id", default="mlstack-train", help="the job's name in the rendezvous, the same on every node"
     )
+    _add_recipe(train)
     _add_tracking(train)
     _add_data_dir(train)
     train.set_defaults(handler=_train)
@@ -249,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--force", action="store_true", help="seed again: a new run, version and alias move")
     seed.add_argument("--epochs", type=_positive_int, default=SEED_EPOCHS, help="(default: %(default)s)")
+    _add_recipe(seed)
     _add_tracking(seed)
     _add_data_dir(seed)
     seed.set_defaults(handler=_seed)
@@ -258,10 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
 # Each command imports its module when it runs: they import numpy, torch or mlflow, which --help must not.
 
 
+def _resolve_recipe_defaults(args: argparse.Namespace) -> None:
+    """--data-dir, --experiment and --model-name default to the recipe's (when the command has them)."""
+    if args.data_dir is None:
+        args.data_dir = default_data_location(args.recipe)
+    if hasattr(args, "model_name"):  # train and seed
+        recipe = recipe_named(args.recipe)
+        args.experiment = args.experiment or recipe.experiment
+        args.model_name = args.model_name or recipe.model_name
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from training.data import prepare
 
-    print(prepare(args.data_dir, force=args.force))
+    print(prepare(args.data_dir, force=args.force, recipe=args.recipe))
     return EXIT_OK
 
 
@@ -291,13 +336,15 @@ def _batch_nodes() -> _BatchNodes:
 
 def _train(args: argparse.Namespace) -> int:
     from training.data import local_dir
-    from training.train import train
+    from training.train import one_process, train
 
     nodes = Nodes.parse(args.nnodes, args.rdzv_endpoint, args.rdzv_id, args.node_rank)
     # s3:// data: fetched into the local cache once, by the launcher, before its workers read it.
     data_dir = local_dir(args.data_dir)
     if (args.nproc_per_node is not None or nodes is not None) and not inside_launched_worker():
         processes = resolve_nproc(args.nproc_per_node or 1, args.device)
+        if (processes > 1 or nodes is not None) and not recipe_named(args.recipe).distributed:
+            raise UsageError(one_process(args.recipe))
         if processes > 1 or nodes is not None:
             # Each worker runs this same command line and, finding its rank set, trains instead.
             launch(processes, args.argv, debug=os.environ.get("DEVTOOLS_DEBUG") == "1", nodes=nodes)
@@ -306,6 +353,7 @@ def _train(args: argparse.Namespace) -> int:
         TrainConfig(
             data_dir=data_dir,
             tracking_uri=args.tracking_uri,
+            recipe=args.recipe,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
@@ -328,12 +376,14 @@ def _seed(args: argparse.Namespace) -> int:
     from training.seed import seed
 
     if is_s3(args.data_dir):
-        prepare(args.data_dir)  # seeding prepares the data: for an s3:// URI, there, then uses a local copy
+        # Seeding prepares the data: for an s3:// URI, there, then uses a local copy.
+        prepare(args.data_dir, recipe=args.recipe)
     print(
         seed(
             SeedConfig(
                 data_dir=local_dir(args.data_dir),
                 tracking_uri=args.tracking_uri,
+                recipe=args.recipe,
                 experiment=args.experiment,
                 model_name=args.model_name,
                 alias=args.alias,
@@ -394,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     if on_main_thread:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
+        _resolve_recipe_defaults(args)
         return handler(args)
     except KeyboardInterrupt:
         failed = noted_failure() if world.distributed else None

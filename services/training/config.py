@@ -17,8 +17,13 @@ Promote = Literal["auto", "always", "never"]
 DEVICES: tuple[Device, ...] = get_args(Device)
 PROMOTE_CHOICES: tuple[Promote, ...] = get_args(Promote)
 
-# Serving (services/serving/settings.py, $MODEL_NAME / $MODEL_ALIAS) and docker-compose.yml default to
-# the same model and alias, so a fresh stack serves what `seed` registered; a unit test keeps them equal.
+# The recipe (training/recipes: data, model, training step, signature) a command runs without --recipe.
+RECIPE_ENV = "TRAINING_RECIPE"
+DEFAULT_RECIPE = "digits"
+
+# The digits recipe's names. Serving (services/serving/settings.py, $MODEL_NAME / $MODEL_ALIAS) and
+# docker-compose.yml default to the same model and alias, so a fresh stack serves what `seed`
+# registered; a unit test keeps them equal. Another recipe brings its own model name and experiment.
 DEFAULT_EXPERIMENT = "demo"
 DEFAULT_MODEL_NAME = "digits-classifier"
 DEFAULT_ALIAS = "champion"
@@ -40,8 +45,19 @@ NUM_CLASSES = 10
 PIXEL_MAX = 16
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+def default_recipe() -> str:
+    return os.environ.get(RECIPE_ENV) or DEFAULT_RECIPE
+
+
+def default_data_location(recipe: str = DEFAULT_RECIPE) -> str:
+    """Where a recipe's prepared data lives unless --data-dir says: $TRAINING_DATA_DIR (or /data) for
+    the default recipe, as before recipes existed (existing stacks' prepared data stays where it is),
+    and a folder named after the recipe inside it for any other, so two recipes never share files."""
+    root = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    if recipe == DEFAULT_RECIPE:
+        return root
+    # String joining, not Path: the root may be an s3:// URI, whose '//' a Path would collapse.
+    return f"{root.rstrip('/')}/{recipe}"
 
 
 def default_tracking_uri() -> str:
@@ -54,6 +70,7 @@ class TrainConfig:
 
     data_dir: Path
     tracking_uri: str
+    recipe: str = DEFAULT_RECIPE
     epochs: int = 10
     batch_size: int = 32
     lr: float = 3e-3
@@ -74,6 +91,7 @@ class SeedConfig:
 
     data_dir: Path
     tracking_uri: str
+    recipe: str = DEFAULT_RECIPE
     experiment: str = DEFAULT_EXPERIMENT
     model_name: str = DEFAULT_MODEL_NAME
     alias: str = DEFAULT_ALIAS

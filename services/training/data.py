@@ -1,8 +1,10 @@
-"""Data pipeline: scikit-learn's bundled digits -> train/validation `.npz` splits + manifest.json.
+"""Data pipeline: a recipe's source data -> train/validation `.npz` splits + manifest.json.
 
-The digits data ships inside the scikit-learn package, so nothing is downloaded. The pipeline is
-skipped when the input hash and PIPELINE_VERSION are unchanged and every output still matches
-the hash recorded in the manifest.
+The recipe (training/recipes) says where the data comes from; the default, digits, reads
+scikit-learn's bundled digits, so nothing is downloaded. The pipeline is skipped when the recipe,
+the input hash and PIPELINE_VERSION are unchanged and every output still matches the hash recorded
+in the manifest. Prepared data is for one recipe: the manifest names it (a manifest without a name
+is the digits', from before recipes), and training refuses another recipe's data.
 
 The prepared data lives in a directory, or under an `s3://bucket/prefix` URI (production: every node
 of a multi-node job reads the same objects): the pipeline prepares it locally and uploads it, the
@@ -28,8 +30,13 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from training.config import NUM_CLASSES, NUM_FEATURES, PIXEL_MAX
+from training.config import DEFAULT_RECIPE, default_data_location
 from training.errors import DataError, one_line
+
+# What the pipeline hands to training is part of the recipes' interface, so it is defined there.
+from training.recipes import Prepared as Prepared
+from training.recipes import Split as Split
+from training.recipes import recipe_named
 
 # Bump when the transformation or split changes: prepared data from another version is redone.
 PIPELINE_VERSION = "1"
@@ -37,7 +44,7 @@ SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
 SPLITS = ("train", "validation")
 MANIFEST = "manifest.json"
-REBUILD = "run `python -m training pipeline` to rebuild it"
+# The digits' dtypes; other recipes' are whatever their source gives (the manifest records them).
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.int64
 
@@ -45,20 +52,18 @@ Features = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True)
-class Split:
-    x: Features
-    y: Labels
+def pipeline_command(recipe: str = DEFAULT_RECIPE) -> str:
+    """The command that prepares the recipe's data, for error messages."""
+    return "python -m training pipeline" + ("" if recipe == DEFAULT_RECIPE else f" --recipe {recipe}")
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Validated prepared data, as training consumes it."""
+def _rebuild(recipe: str) -> str:
+    return f"run `{pipeline_command(recipe)}` to rebuild it"
 
-    train: Split
-    validation: Split
-    manifest: dict[str, Any]
-    manifest_path: Path
+
+def manifest_recipe(manifest: dict[str, Any]) -> str:
+    """The recipe prepared data is for; manifests written before recipes existed are the digits'."""
+    return str(manifest.get("recipe") or DEFAULT_RECIPE)
 
 
 @dataclass(frozen=True)
@@ -116,10 +121,10 @@ def local_dir(location: str) -> Path:
     return cache
 
 
-def prepare(location: str, *, force: bool = False) -> str:
+def prepare(location: str, *, force: bool = False, recipe: str = DEFAULT_RECIPE) -> str:
     """The pipeline for a directory or an s3:// URI (prepared in the local copy, then uploaded when
     the upload is not up to date); the summary line."""
-    result = run_pipeline(_cache_dir(location) if is_s3(location) else Path(location), force=force)
+    result = run_pipeline(_cache_dir(location) if is_s3(location) else Path(location), force=force, recipe=recipe)
     if not is_s3(location):
         return result.summary()
     publish(result, location)
@@ -196,7 +201,7 @@ def sha256_arrays(*arrays: npt.NDArray[Any]) -> str:
 
 
 def load_source() -> tuple[Features, Labels, dict[str, Any]]:
-    """The raw digits data and a description of it (with its sha256)."""
+    """The raw digits data and a description of it (with its sha256): the digits recipe's source."""
     import sklearn  # type: ignore[import-untyped]
     from sklearn.datasets import load_digits  # type: ignore[import-untyped]
 
@@ -210,18 +215,19 @@ def load_source() -> tuple[Features, Labels, dict[str, Any]]:
     return x.astype(FEATURE_DTYPE), y.astype(LABEL_DTYPE), source
 
 
-def run_pipeline(data_dir: Path, *, force: bool = False) -> PipelineResult:
-    """Prepare the splits in data_dir unless they are already up to date."""
-    x, y, source = load_source()
+def run_pipeline(data_dir: Path, *, force: bool = False, recipe: str = DEFAULT_RECIPE) -> PipelineResult:
+    """Prepare the recipe's splits in data_dir unless they are already up to date."""
+    source = recipe_named(recipe).source()
+    x, y = source.x, source.y
     manifest_path = data_dir / MANIFEST
-    stale = "forced" if force else _stale_reason(manifest_path, source["sha256"])
+    stale = "forced" if force else _stale_reason(manifest_path, source.description["sha256"], recipe)
     if stale is None:
-        return PipelineResult(True, "up to date", data_dir, _read_manifest(manifest_path))
+        return PipelineResult(True, "up to date", data_dir, _read_manifest(manifest_path, recipe))
 
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
     x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=VALIDATION_FRACTION, random_state=SPLIT_SEED, stratify=y
+        x, y, test_size=VALIDATION_FRACTION, random_state=SPLIT_SEED, stratify=y if source.stratify else None
     )
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -238,11 +244,17 @@ def run_pipeline(data_dir: Path, *, force: bool = False) -> PipelineResult:
             }
         manifest: dict[str, Any] = {
             "pipeline_version": PIPELINE_VERSION,
+            "recipe": recipe,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "source": source,
-            "split": {"seed": SPLIT_SEED, "validation_fraction": VALIDATION_FRACTION, "stratified": True},
-            "features": {"shape": [NUM_FEATURES], "dtype": np.dtype(FEATURE_DTYPE).name, "range": [0, PIXEL_MAX]},
-            "labels": {"shape": [], "dtype": np.dtype(LABEL_DTYPE).name, "num_classes": NUM_CLASSES},
+            "source": source.description,
+            "split": {"seed": SPLIT_SEED, "validation_fraction": VALIDATION_FRACTION, "stratified": source.stratify},
+            "features": {
+                "shape": list(x.shape[1:]),
+                "dtype": x.dtype.name,
+                "names": list(source.feature_names),
+                **source.x_info,
+            },
+            "labels": {"shape": list(y.shape[1:]), "dtype": y.dtype.name, **source.y_info},
             "splits": splits,
         }
         # The manifest goes last: an interrupted run leaves no manifest claiming new files.
@@ -253,40 +265,52 @@ def run_pipeline(data_dir: Path, *, force: bool = False) -> PipelineResult:
     return PipelineResult(False, stale, data_dir, manifest)
 
 
-def load_prepared(data_dir: Path) -> Prepared:
-    """Load and validate the prepared splits; DataError names the missing or corrupt file."""
+def load_prepared(data_dir: Path, recipe: str = DEFAULT_RECIPE) -> Prepared:
+    """Load and validate the recipe's prepared splits; DataError names the missing or corrupt file, or
+    the recipe the data was prepared for when it is another."""
     manifest_path = data_dir / MANIFEST
+    command = pipeline_command(recipe)
     if not manifest_path.is_file():
-        raise DataError(f"prepared data not found: {manifest_path} is missing (run `python -m training pipeline`)")
-    manifest = _read_manifest(manifest_path)
+        raise DataError(f"prepared data not found: {manifest_path} is missing (run `{command}`)")
+    manifest = _read_manifest(manifest_path, recipe)
+    prepared_for = manifest_recipe(manifest)
+    if prepared_for != recipe:
+        # Most likely a --data-dir that names another recipe's data: each has its own by default.
+        raise DataError(
+            f"prepared data in {data_dir} is for recipe {prepared_for!r}, not {recipe!r} (give --data-dir the "
+            f"{recipe} data, by default {default_data_location(recipe)}, which `{command}` prepares)"
+        )
     if manifest.get("pipeline_version") != PIPELINE_VERSION:
         raise DataError(
             f"prepared data in {data_dir} is from pipeline version {manifest.get('pipeline_version')!r}, "
-            f"expected {PIPELINE_VERSION!r} (run `python -m training pipeline`)"
+            f"expected {PIPELINE_VERSION!r} (run `{command}`)"
         )
-    loaded = [_load_split(data_dir, manifest, name) for name in SPLITS]
+    loaded = [_load_split(data_dir, manifest, name, recipe) for name in SPLITS]
     return Prepared(train=loaded[0], validation=loaded[1], manifest=manifest, manifest_path=manifest_path)
 
 
-def _load_split(data_dir: Path, manifest: dict[str, Any], name: str) -> Split:
+def _load_split(data_dir: Path, manifest: dict[str, Any], name: str, recipe: str) -> Split:
     info = manifest["splits"][name]
     path = data_dir / info["file"]
     if not path.is_file():
-        raise DataError(f"data file missing: {path} ({REBUILD})")
+        raise DataError(f"data file missing: {path} ({_rebuild(recipe)})")
     if sha256_file(path) != info["sha256"]:
-        raise DataError(f"data file corrupt: {path} does not match its sha256 in {MANIFEST} ({REBUILD})")
+        raise DataError(f"data file corrupt: {path} does not match its sha256 in {MANIFEST} ({_rebuild(recipe)})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             x, y = archive["x"], archive["y"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"data file unreadable: {path} ({one_line(exc)})") from exc
-    if list(x.shape) != info["x_shape"] or list(y.shape) != info["y_shape"] or x.dtype != FEATURE_DTYPE:
+    # Manifests from before recipes name no dtypes other than the digits'.
+    x_dtype = (manifest.get("features") or {}).get("dtype", np.dtype(FEATURE_DTYPE).name)
+    y_dtype = (manifest.get("labels") or {}).get("dtype", np.dtype(LABEL_DTYPE).name)
+    if list(x.shape) != info["x_shape"] or list(y.shape) != info["y_shape"] or x.dtype.name != x_dtype:
         found = f"x{x.shape} {x.dtype}, y{y.shape}"
-        raise DataError(f"data file corrupt: {path} holds {found}, unlike its manifest ({REBUILD})")
-    return Split(x=x, y=y.astype(LABEL_DTYPE))
+        raise DataError(f"data file corrupt: {path} holds {found}, unlike its manifest ({_rebuild(recipe)})")
+    return Split(x=x, y=y.astype(y_dtype))
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(path: Path, recipe: str = DEFAULT_RECIPE) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
         if not isinstance(manifest, dict) or not all(
@@ -295,17 +319,19 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             raise ValueError("unexpected structure")
         return manifest
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"manifest unreadable: {path} ({one_line(exc)}; {REBUILD})") from exc
+        raise DataError(f"manifest unreadable: {path} ({one_line(exc)}; {_rebuild(recipe)})") from exc
 
 
-def _stale_reason(manifest_path: Path, source_sha256: str) -> str | None:
+def _stale_reason(manifest_path: Path, source_sha256: str, recipe: str) -> str | None:
     """Why the prepared data must be redone, or None when it is up to date."""
     if not manifest_path.is_file():
         return "no manifest yet"
     try:
-        manifest = _read_manifest(manifest_path)
+        manifest = _read_manifest(manifest_path, recipe)
     except DataError:
         return "manifest unreadable"
+    if manifest_recipe(manifest) != recipe:
+        return f"recipe {manifest_recipe(manifest)} -> {recipe}"
     if manifest.get("pipeline_version") != PIPELINE_VERSION:
         return f"pipeline version {manifest.get('pipeline_version')} -> {PIPELINE_VERSION}"
     if manifest.get("source", {}).get("sha256") != source_sha256:

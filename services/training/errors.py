@@ -19,8 +19,9 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: 'success (including "already seeded" and a skipped pipeline)',
     EXIT_TRAINING: "training failed (diverged, or an unexpected error)",
-    EXIT_USAGE: "bad usage, --device cuda without a usable GPU, or more processes than GPUs",
-    EXIT_DATA: "prepared data missing, corrupt or unwritable",
+    EXIT_USAGE: "bad usage (an unknown recipe, a recipe's signature serving cannot type), --device cuda without "
+    "a usable GPU or for a CPU recipe, or more processes than GPUs or than the recipe trains in",
+    EXIT_DATA: "prepared data missing, corrupt, unwritable or prepared for another recipe",
     EXIT_TRACKING: "MLflow tracking server unreachable or failing",
     EXIT_PEERS: "a multi-node job's nodes did not all join (rendezvous timed out), or one left",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM); a started run is marked FAILED",

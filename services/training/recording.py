@@ -1,5 +1,7 @@
-"""Rank 0's side of `train`: one MLflow run with the params, each epoch's metrics, the data manifest and
-the model, a registered version, and the alias moved per --promote. Once the run is started, any
+"""Rank 0's side of `train`, the same for every recipe: one MLflow run with the params, each epoch's
+metrics, the data manifest and the model, a registered version, and the alias moved per --promote.
+The recipe (training/recipes) fits and logs the model; its signature is checked first, before the
+run starts, so a version serving could not type is never registered. Once the run is started, any
 failure ends it FAILED.
 """
 
@@ -7,25 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
-import numpy as np
-import torch
-import transformers
 from mlflow import MlflowClient
-from mlflow.models import ModelSignature
-from mlflow.types import Schema, TensorSpec
 
-from training.config import NUM_CLASSES, NUM_FEATURES, TrainConfig
+from training.config import TrainConfig
 from training.data import Prepared
 from training.distributed import NODES_MARKER, World
 from training.errors import TrainingError
-from training.fitting import METRIC, EpochMetrics, fit_new_model
-from training.model import DigitsClassifier, ModelSpec
+from training.recipes import Epoch, Recipe, check_servable
 from training.tracking import alias_holder, mlflow_errors, run_metric
 
-MODEL_ARTIFACT = "model"
+# The digits recipe's metric, which its results also answer to by name (TrainResult.val_accuracy).
+METRIC = "val_accuracy"
 
 
 @dataclass(frozen=True)
@@ -38,25 +37,35 @@ class TrainResult:
     alias_moved: bool
     reason: str
     device: str
-    history: list[EpochMetrics]
-    model: DigitsClassifier
+    history: Sequence[Epoch]
+    model: Any
     world_size: int = 1
+    metric: str = METRIC  # the recipe's validation metric, --promote auto's yardstick
+
+    @property
+    def metric_value(self) -> float:
+        """The last epoch's validation metric."""
+        return float(self.history[-1].logged()[self.metric])
 
     @property
     def val_accuracy(self) -> float:
-        return self.history[-1].val_accuracy
+        """The digits recipe's metric (KeyError for a recipe that does not log it)."""
+        return float(self.history[-1].logged()[METRIC])
 
     def summary(self) -> str:
         processes = f" processes={self.world_size}" if self.world_size > 1 else ""
         return (
             f"trained: run_id={self.run_id} model={self.model_name} version={self.version} "
-            f"val_accuracy={self.val_accuracy:.4f} device={self.device}{processes} alias={self.alias} "
+            f"{self.metric}={self.metric_value:.4f} device={self.device}{processes} alias={self.alias} "
             f"alias_moved={'yes' if self.alias_moved else 'no'} ({self.reason})"
         )
 
 
-def record_run(config: TrainConfig, data: Prepared, device: torch.device, world: World) -> TrainResult:
+def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any, world: World) -> TrainResult:
     """Train (with the other ranks, if any) inside a new run of the experiment, and record it."""
+    # A recipe bug, not a run: refused before the run starts, and before the other ranks train.
+    signature = recipe.signature(data)
+    check_servable(recipe.name, signature)
     mlflow.set_tracking_uri(config.tracking_uri)
     with mlflow_errors(config.tracking_uri, f"open experiment {config.experiment!r}"):
         experiment = mlflow.set_experiment(config.experiment)
@@ -68,39 +77,44 @@ def record_run(config: TrainConfig, data: Prepared, device: torch.device, world:
                 # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
                 # the job (devtools train --nodes) learns its id here and ends it FAILED then.
                 print(f"mlflow: run_id={run.info.run_id} started", file=sys.stderr, flush=True)
-            return _train_in_run(config, data, device, world, run.info.run_id, experiment.experiment_id)
+            return _train_in_run(
+                _Job(recipe, config, data, device, world, signature), run.info.run_id, experiment.experiment_id
+            )
 
 
-def _train_in_run(
-    config: TrainConfig, data: Prepared, device: torch.device, world: World, run_id: str, experiment_id: str
-) -> TrainResult:
-    spec = ModelSpec()
+@dataclass(frozen=True)
+class _Job:
+    recipe: Recipe
+    config: TrainConfig
+    data: Prepared
+    device: Any
+    world: World
+    signature: Any  # mlflow.models.ModelSignature, checked servable
+
+
+def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
+    recipe, config, data, device, world = job.recipe, job.config, job.data, job.device, job.world
+    mlflow.set_tag("recipe", recipe.name)
     mlflow.log_params(
         {
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "lr": config.lr,
-            "seed": config.seed,
-            "device": device.type,
-            "world_size": world.size,
-            "global_batch_size": config.batch_size * world.size,
-            "optimizer": "AdamW",
+            **recipe.params(config, device, world),
             "promote": config.promote,
             "data_sha256": data.manifest["source"]["sha256"],
             "pipeline_version": data.manifest["pipeline_version"],
             "train_rows": data.manifest["splits"]["train"]["rows"],
             "validation_rows": data.manifest["splits"]["validation"]["rows"],
-            "torch_version": torch.__version__,
-            "transformers_version": transformers.__version__,
-            **spec.params(),
         }
     )
     mlflow.log_dict(data.manifest, "data/manifest.json")
 
-    model, history = fit_new_model(data, config, device, world, on_epoch=_log_epoch)
-    model = model.to("cpu").eval()
-    version = _log_and_register(model, data, config)
-    moved, reason = _promote(config, version, history[-1].val_accuracy)
+    model, history = recipe.fit(data, config, device, world, _log_epoch)
+    if not history:
+        raise TrainingError(f"recipe {recipe.name} validated no epoch: nothing to compare or register")
+    score = history[-1].logged().get(recipe.metric)
+    if score is None:
+        raise TrainingError(f"recipe {recipe.name} logged no {recipe.metric} (its metric) in its last epoch")
+    version = _log_and_register(recipe, model, job.signature, data, config)
+    moved, reason = _promote(config, recipe.metric, version, float(score))
     mlflow.set_tags({"model_version": version, "alias_moved": str(moved).lower()})
     return TrainResult(
         run_id=run_id,
@@ -110,41 +124,31 @@ def _train_in_run(
         alias=config.alias,
         alias_moved=moved,
         reason=reason,
-        device=device.type,
+        # torch.device's kind (cpu, cuda) for the torch recipes; the device itself when a recipe names it.
+        device=str(getattr(device, "type", device)),
         history=history,
         model=model,
         world_size=world.size,
+        metric=recipe.metric,
     )
 
 
-def _log_epoch(metrics: EpochMetrics) -> None:
-    mlflow.log_metrics(metrics.logged(), step=metrics.epoch)
+def _log_epoch(metrics: Epoch) -> None:
+    mlflow.log_metrics(dict(metrics.logged()), step=metrics.epoch)
 
 
-def _log_and_register(model: DigitsClassifier, data: Prepared, config: TrainConfig) -> str:
-    signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, NUM_FEATURES))]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, NUM_CLASSES))]),
-    )
-    # pt2 (torch.export) needs no pickle and no transformers to serve; a batch > 1 keeps the batch dim dynamic.
-    info = mlflow.pytorch.log_model(
-        model,
-        name=MODEL_ARTIFACT,
-        signature=signature,
-        input_example=data.validation.x[:4],
-        serialization_format="pt2",
-        # Explicit requirements skip MLflow's inference, which reloads the model in a subprocess.
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
-        registered_model_name=config.model_name,
+def _log_and_register(recipe: Recipe, model: Any, signature: Any, data: Prepared, config: TrainConfig) -> str:
+    info = recipe.log_model(
+        model, signature=signature, input_example=recipe.input_example(data), model_name=config.model_name
     )
     if info.registered_model_version is None:
         raise TrainingError(f"MLflow did not register a version of {config.model_name!r}")
     return str(info.registered_model_version)
 
 
-def _promote(config: TrainConfig, version: str, accuracy: float) -> tuple[bool, str]:
+def _promote(config: TrainConfig, metric: str, version: str, score: float) -> tuple[bool, str]:
     client = MlflowClient(config.tracking_uri)
-    client.set_model_version_tag(config.model_name, version, METRIC, f"{accuracy:.6f}")
+    client.set_model_version_tag(config.model_name, version, metric, f"{score:.6f}")
     holder = alias_holder(client, config.model_name, config.alias)
     if config.promote == "never":
         return False, "--promote never"
@@ -153,10 +157,10 @@ def _promote(config: TrainConfig, version: str, accuracy: float) -> tuple[bool, 
     elif holder is None:
         moved, reason = True, f"no version held {config.alias!r}"
     else:
-        best = run_metric(client, holder.run_id, METRIC)
+        best = run_metric(client, holder.run_id, metric)
         if best is None:
-            moved, reason = True, f"v{holder.version} has no {METRIC} to compare"
-        elif accuracy > best:
+            moved, reason = True, f"v{holder.version} has no {metric} to compare"
+        elif score > best:
             moved, reason = True, f"beat v{holder.version} at {best:.4f}"
         else:
             moved, reason = False, f"v{holder.version} keeps it at {best:.4f}"

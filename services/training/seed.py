@@ -1,4 +1,5 @@
-"""Idempotent demo seeding for a fresh MLflow: prepared data, one finished run, a version holding the alias."""
+"""Idempotent seeding for a fresh MLflow: a recipe's prepared data, one finished run, a version holding
+the alias (the digits demo by default; `seed --recipe NAME` seeds another recipe's experiment and model)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from training.config import SeedConfig, TrainConfig
 from training.data import run_pipeline
 from training.distributed import current_world
 from training.errors import UsageError
+from training.recipes import recipe_named
 from training.tracking import alias_holder, configure_client, mlflow_errors, probe
 from training.train import train
 
@@ -36,6 +38,7 @@ def seeded_state(config: SeedConfig) -> str | None:
 
 def seed(config: SeedConfig) -> str:
     """Seed unless already seeded (or forced); returns the one-line outcome."""
+    recipe_named(config.recipe)  # an unknown recipe fails before anything else (exit 2)
     if current_world().distributed:
         # Every rank would check, prepare and register: seeding is one short job in one process.
         raise UsageError("seed runs in one process; start it without torchrun")
@@ -47,12 +50,13 @@ def seed(config: SeedConfig) -> str:
         if state is not None:
             return f"already seeded: {state} (use --force to seed again)"
 
-    prepared = run_pipeline(config.data_dir)
+    prepared = run_pipeline(config.data_dir, recipe=config.recipe)
     print(prepared.summary(), file=sys.stderr, flush=True)
     result = train(
         TrainConfig(
             data_dir=config.data_dir,
             tracking_uri=config.tracking_uri,
+            recipe=config.recipe,
             epochs=config.epochs,
             device=config.device,
             experiment=config.experiment,

@@ -1,11 +1,12 @@
-"""Train the digits classifier, log it to MLflow, register a version and move the alias per --promote.
+"""Train the recipe's model, log it to MLflow, register a version and move the alias per --promote.
 
-Checks that need no training (device, data, tracking server) run first, before the heavy imports,
-so bad input fails in seconds. Once a run is started, any failure ends it FAILED.
+Checks that need no training (recipe, device, data, tracking server) run first, before the heavy
+imports, so bad input fails in seconds. Once a run is started, any failure ends it FAILED.
 
 Under a distributed launch (training.distributed) every rank trains its shard of each epoch and
-DDP averages the gradients (training.fitting); rank 0 alone records the run, registers the model
-and moves the alias (training.recording).
+DDP averages the gradients (the digits recipe: training.fitting); rank 0 alone records the run,
+registers the model and moves the alias (training.recording). A recipe that trains in one process
+refuses such a launch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from training.config import TrainConfig
 from training.data import load_prepared
-from training.distributed import current_world, resolve_device, worker_device
+from training.distributed import current_world
+from training.errors import UsageError
+from training.recipes import recipe_named
 from training.tracking import configure_client, probe
 
 if TYPE_CHECKING:
@@ -23,9 +26,12 @@ if TYPE_CHECKING:
 
 def train(config: TrainConfig) -> TrainResult | None:
     """Train and record; the result on rank 0 (and in a plain run), None on the other ranks."""
+    recipe = recipe_named(config.recipe)
     world = current_world()
-    device = worker_device(world, resolve_device(config.device))
-    data = load_prepared(config.data_dir)
+    if world.distributed and not recipe.distributed:
+        raise UsageError(one_process(recipe.name))
+    device = recipe.device(config.device, world)
+    data = load_prepared(config.data_dir, recipe.name)
     if world.is_main:
         probe(config.tracking_uri)
         configure_client()
@@ -33,10 +39,13 @@ def train(config: TrainConfig) -> TrainResult | None:
     # several seconds more to import (about 6 s and 3 s on a busy 2-core machine), so they come after
     # them, here: an unreachable server or missing data fails in seconds, not after the imports.
     if not world.is_main:
-        from training.fitting import fit_new_model
-
-        fit_new_model(data, config, device, world)
+        recipe.fit(data, config, device, world, None)
         return None
     from training.recording import record_run
 
-    return record_run(config, data, device, world)
+    return record_run(recipe, config, data, device, world)
+
+
+def one_process(recipe: str) -> str:
+    """Why a recipe that trains in one process refuses a job of several."""
+    return f"recipe {recipe} trains in one process: start it without --nproc-per-node, --nnodes or torchrun"

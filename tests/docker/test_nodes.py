@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -38,6 +37,13 @@ def job_containers() -> list[str]:
         text=True,
     )
     return done.stdout.split()
+
+
+def running_node(index: int) -> str | None:
+    done = subprocess.run(
+        ["docker", "ps", "--format", "{{.Names}}", "--filter", f"label={JOB_LABEL}"], capture_output=True, text=True
+    )
+    return next((name for name in done.stdout.split() if name.endswith(f"-node-{index}")), None)
 
 
 def runs(stack: Stack, experiment: str) -> list[dict[str, Any]]:
@@ -100,18 +106,10 @@ def test_a_node_killed_mid_epoch_fails_the_job_once_and_leaves_nothing(stack: St
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
-        wait_for(lambda: len(job_containers()) == 2, timeout=120)
-        node1 = next(
-            name
-            for name in subprocess.run(
-                ["docker", "ps", "--format", "{{.Names}}", "--filter", f"label={JOB_LABEL}"],
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-            if name.endswith("-node-1")
-        )
-        wait_for(lambda: runs_started(stack, experiment), timeout=300, interval=1)
-        time.sleep(3)  # mid-epoch: the workers are in their collectives
+        # Running, not just created: `docker ps` lists a container only once it has started.
+        node1 = wait_for(lambda: running_node(1), timeout=120)
+        # An epoch logged: every node has joined and announced its ranks; the workers are mid-epoch.
+        wait_for(lambda: epoch_logged(stack, experiment), timeout=300, interval=1)
         subprocess.run(["docker", "kill", node1], capture_output=True, check=True)
         _, err = job.communicate(timeout=300)
     finally:
@@ -128,9 +126,9 @@ def test_a_node_killed_mid_epoch_fails_the_job_once_and_leaves_nothing(stack: St
     assert job_containers() == []  # no node, and so no worker, left anywhere
 
 
-def runs_started(stack: Stack, experiment: str) -> bool:
+def epoch_logged(stack: Stack, experiment: str) -> bool:
     try:
-        return bool(runs(stack, experiment))
+        return any(run["data"].get("metrics") for run in runs(stack, experiment))
     except (OSError, KeyError):
         return False
 

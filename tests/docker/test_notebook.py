@@ -47,7 +47,9 @@ def test_jupyterlab_answers_behind_its_token_on_the_chosen_port(lab: tuple[Stack
 
 def test_the_shipped_notebook_runs_headless_against_the_stack(stack: Stack) -> None:
     done = stack.devtools("notebook", "--run", "notebooks/explore.ipynb", timeout=900)
-    code_cells = sum(cell["cell_type"] == "code" for cell in json.loads((REPO / "notebooks/explore.ipynb").read_text())["cells"])
+    code_cells = sum(
+        cell["cell_type"] == "code" for cell in json.loads((REPO / "notebooks/explore.ipynb").read_text())["cells"]
+    )
     assert f"ran {code_cells} cells" in done.stderr.splitlines()[-1], done.stderr
 
 
@@ -81,7 +83,9 @@ def test_a_dead_kernel_is_one_line_and_exit_7(stack: Stack, scratch_notebook: Pa
     _write(scratch_notebook, "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)")
     done = stack.devtools("notebook", "--run", str(scratch_notebook), check=False, timeout=600)
     assert done.returncode == 7, done.stderr
-    assert done.stderr.splitlines()[-1].startswith("devtools: the kernel died in cell 2 of notebooks/.scratch-test.ipynb")
+    assert done.stderr.splitlines()[-1].startswith(
+        "devtools: the kernel died in cell 2 of notebooks/.scratch-test.ipynb"
+    )
 
 
 def test_an_occupied_notebook_port_is_one_line_and_exit_5(lab: tuple[Stack, str]) -> None:

@@ -23,6 +23,9 @@ DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
         (["pipeline", "--force"], ["pipeline", "--force"]),
         (["seed"], ["seed"]),
         (["seed", "--force"], ["seed", "--force"]),
+        (["seed", "--recipe", "diabetes"], ["seed", "--recipe", "diabetes"]),
+        (["pipeline", "--recipe", "diabetes", "--force"], ["pipeline", "--recipe", "diabetes", "--force"]),
+        (["train", "--", "--recipe", "diabetes"], ["train", "--recipe", "diabetes"]),
     ],
 )
 def test_job_execs_into_running_training(docker: FakeDocker, stack_root: Path, cli, args, job) -> None:

@@ -91,7 +91,9 @@ def test_a_dead_kernel_is_exit_7(docker: FakeDocker, cli, stack_root) -> None:
     assert result.exit_code == 7 and "the kernel died in cell 1" in result.stderr.splitlines()[-1]
 
 
-def test_paths_that_are_not_notebooks_in_the_checkout_are_refused(docker: FakeDocker, cli, stack_root, tmp_path) -> None:
+def test_paths_that_are_not_notebooks_in_the_checkout_are_refused(
+    docker: FakeDocker, cli, stack_root, tmp_path
+) -> None:
     _stack_up(docker)
     (stack_root / "notes.txt").write_text("")
     outside = _notebook(tmp_path, "elsewhere.ipynb")
@@ -113,3 +115,11 @@ def test_stop_removes_only_the_notebook(docker: FakeDocker, cli) -> None:
 
 def test_the_runner_is_valid_python_for_the_image(tmp_path: Path) -> None:
     py_compile.compile(str(lab.RUNNER), cfile=str(tmp_path / "runner.pyc"), doraise=True)
+
+
+def test_the_cell_timeout_reaches_the_runner(docker: FakeDocker, cli, stack_root, monkeypatch) -> None:
+    _stack_up(docker)
+    monkeypatch.setenv("NOTEBOOK_CELL_TIMEOUT", "5")
+    cli("notebook", "--run", str(_notebook(stack_root)))
+    run = next(compose_args(argv) for argv in docker.calls if compose_args(argv)[:1] == ["run"])
+    assert run[run.index("--env") + 1] == "NOTEBOOK_CELL_TIMEOUT=5"
