@@ -17,6 +17,7 @@ import pty
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,8 @@ def test_a_fresh_checkout_comes_up_from_the_registry_without_building(registry: 
 def test_a_requirements_change_rebuilds_from_that_layer_on(registry: RegistryServer, tmp_path: Path) -> None:
     checkout = fresh_checkout(tmp_path, registry, free_port())
     requirements = tmp_path / "docker" / "mlflow" / "requirements.txt"
-    requirements.write_text(requirements.read_text() + "# a change to the requirements\n")
+    # Unique per run: the engine's build cache may hold an earlier run's change (a warm machine).
+    requirements.write_text(requirements.read_text() + f"# a change to the requirements {uuid.uuid4()}\n")
     try:
         up = checkout.devtools("-v", "up", "mlflow")  # -v: BuildKit's full log, to read the steps
         log = up.stdout + up.stderr
@@ -161,14 +163,14 @@ def test_build_progress_is_compact_in_a_terminal_and_plain_lines_elsewhere(
     probe = tmp_path / "docker" / "base" / "http-ok"
     argv = [sys.executable, "-m", "devtools", "build", "base"]
 
-    probe.write_text(probe.read_text() + "# terminal\n")  # a step that really runs: COPY, and on
+    probe.write_text(probe.read_text() + f"# terminal {uuid.uuid4()}\n")  # a step that really runs: COPY, and on
     shown = pty_output(argv, tmp_path, checkout.env)
     assert "\x1b[" in shown  # redrawn in place
     lines = [line for line in shown.replace("\r", "").split("\n") if line.strip()]
     assert len(lines) <= 12 and not BUILDKIT_STEP.search(shown.replace("\x1b[", "")), shown
     assert "built (4 steps" in shown
 
-    probe.write_text(probe.read_text() + "# plain\n")
+    probe.write_text(probe.read_text() + f"# plain {uuid.uuid4()}\n")
     plain = checkout.devtools("build", "base")
     assert plain.returncode == 0, plain.stderr
     assert "\x1b[" not in plain.stderr and not BUILDKIT_STEP.search(plain.stderr + plain.stdout)
@@ -176,7 +178,7 @@ def test_build_progress_is_compact_in_a_terminal_and_plain_lines_elsewhere(
     assert said and all(line.startswith("base: ") for line in said), said
     assert said[-1].startswith("base: built (4 steps") and any("building: [3/4] COPY" in line for line in said)
 
-    probe.write_text(probe.read_text() + "# verbose\n")
+    probe.write_text(probe.read_text() + f"# verbose {uuid.uuid4()}\n")
     verbose = checkout.devtools("-v", "build", "base")
     assert verbose.returncode == 0 and BUILDKIT_STEP.search(verbose.stdout + verbose.stderr)  # the full log
 

@@ -82,6 +82,9 @@ def test_an_interrupted_release_resumes_and_records_the_registrys_digests(regist
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As from a terminal: Ctrl-C is not ignored, even when this test runs in a background job (which
+        # starts with SIGINT ignored, and Python then leaves it so in its children).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert first.stdout is not None
     seen = []

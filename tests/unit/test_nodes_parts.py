@@ -4,6 +4,7 @@ fake engine whose node 1 dies). The real job: tests/docker/test_nodes.py."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def test_a_dead_node_fails_the_job_in_one_line_stops_the_others_and_leaves_nothi
     monkeypatch.setattr(proc, "run", engine.run)
     monkeypatch.setattr(proc, "observe", engine.observe)
     monkeypatch.setattr(nodes_module, "_POLL_S", 0.0)
+    for name in [name for name in os.environ if name.startswith("TRAINING_")]:  # e.g. inside the devcontainer
+        monkeypatch.delenv(name)
     monkeypatch.setenv("TRAINING_RDZV_TIMEOUT_S", "30")
     project = ComposeProject(tmp_path, "mlstack")
     shown: list[str] = []

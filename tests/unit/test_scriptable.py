@@ -85,6 +85,31 @@ def test_model_says_what_serving_serves_and_the_last_swap_error(
     assert data["version"] == "3" and data["alias"] == "champion" and data["url"] == f"http://127.0.0.1:{serving}"
 
 
+def test_model_names_the_challenger_and_why_there_is_none(
+    docker: FakeDocker, cli, stack_root: Path, serving: int
+) -> None:
+    docker.respond_to(["config"], stdout=recorded_config(stack_root, "dev").replace("8080", str(serving)))
+    champion = {
+        "name": "digits-classifier", "alias": "champion", "version": "3", "run_id": "a" * 32,
+        "loaded_at": "2026-12-05T16:00:00+00:00", "not_ready_reason": None, "last_swap_error": None,
+    }  # fmt: skip
+    challenger = {"alias": "challenger", "mode": "canary", "canary_share": 0.1, "version": "4", "state_reason": None}
+    _Serving.answer = {**champion, "challenger": challenger}
+    assert cli("model").stdout.splitlines()[1] == (
+        "challenger @challenger (canary 10%): version 4; `devtools promote` compares"
+    )
+    none = {**challenger, "mode": "shadow", "canary_share": None, "version": None}
+    _Serving.answer = {
+        **champion,
+        "challenger": {**none, "state_reason": "no version of digits-classifier holds @challenger"},
+    }
+    assert cli("model").stdout.splitlines()[1] == (
+        "challenger @challenger (shadow): none (no version of digits-classifier holds @challenger)"
+    )
+    _Serving.answer = {**champion, "challenger": None}
+    assert cli("model").stdout.splitlines()[1] == "last swap error: none"
+
+
 def test_model_when_serving_does_not_answer_is_exit_8(docker: FakeDocker, cli, stack_root: Path) -> None:
     from moto_server import free_port
 
@@ -101,9 +126,10 @@ def test_no_color_reaches_compose(docker: FakeDocker, cli, stack_root: Path, mon
 
 
 def test_shell_completion_is_on() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "devtools", "--show-completion", "bash"], capture_output=True, text=True, cwd=REPO
-    )
+    # Typer finds the shell among devtools' parents (shellingham): run it from bash, as a person would (the
+    # `; exit` keeps bash from exec'ing it away).
+    command = f"'{sys.executable}' -m devtools --show-completion; exit $?"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0 and "complete" in done.stdout and "devtools" in done.stdout
 
 
