@@ -25,6 +25,7 @@ from devtools.commands import (
     model,
     notebook,
     pipeline,
+    promote,
     ps,
     release,
     scan,
@@ -159,6 +160,7 @@ app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown
 app.command("pipeline")(pipeline.pipeline)
 app.command("seed")(seed.seed)
 app.command("model")(model.model)
+app.command("promote")(promote.promote)
 app.command("notebook")(notebook.notebook)
 
 

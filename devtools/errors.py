@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     NOT_RUNNING = 8  # the command needs a running service (shell)
     REGISTRY = 9  # the image registry is unreachable, refused the login, or answered another digest
     VULNERABLE = 10  # `scan` found fixable findings (`release` refuses them without --allow-vulnerable)
+    PROMOTE_REFUSED = 11  # `promote`: no challenger, no data, a threshold failed, or the aliases moved meanwhile
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

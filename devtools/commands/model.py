@@ -10,9 +10,9 @@ import typer
 def model(
     json_output: Annotated[bool, typer.Option("--json", help="Print serving's /model answer as JSON.")] = False,
 ) -> None:
-    """Show the model version serving answers with, the alias it follows, and the last swap error
-    (a newer version it refused: failed to load or to pass its smoke test). Exit 8 when serving does
-    not answer."""
+    """Show the model version serving answers with, the alias it follows, the challenger it compares
+    with it (if any), and the last swap error (a newer version it refused: failed to load or to pass its
+    smoke test). Exit 8 when serving does not answer."""
     import json
 
     from devtools.stack import served
@@ -23,6 +23,9 @@ def model(
         typer.echo(json.dumps(status, indent=2))
         return
     typer.echo(served.describe(status))
+    challenger = served.describe_challenger(status)
+    if challenger:
+        typer.echo(challenger)
     error = status.get("last_swap_error")
     where = f" (version {status.get('last_swap_error_version')})" if error else ""
     typer.echo(f"last swap error{where}: {error or 'none'}")

@@ -1,5 +1,6 @@
-"""What the stack's serving container serves: its /model answer, asked at the URL this machine uses
-(the published port; on a remote engine, the SSH tunnel's)."""
+"""What the stack's serving container serves: its /model answer (and any other JSON it answers, e.g.
+/comparison), asked at the URL this machine uses (the published port; on a remote engine, the SSH
+tunnel's). base_url finds another service's URL the same way (MLflow's, for `devtools promote`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,23 @@ from devtools.stack.project import ComposeProject
 SERVICE = "serving"
 
 
-def base_url(project: ComposeProject, config: ComposeConfig | None = None) -> str | None:
-    """http://HOST:PORT of serving as published on this machine, or None when it publishes nothing."""
+def origins(project: ComposeProject, config: ComposeConfig | None = None) -> dict[str, str]:
+    """service -> http://HOST:PORT, for each service with a URL published on this machine."""
     local = replace(project, remote=False).config() if project.remote or config is None else config
-    return next((origin(url) for name, _, url in local.published_urls() if name == SERVICE), None)
+    return {name: origin(url) for name, _, url in local.published_urls()}
+
+
+def base_url(project: ComposeProject, config: ComposeConfig | None = None, service: str = SERVICE) -> str | None:
+    """http://HOST:PORT of a service (serving unless named) as published on this machine, or None when it
+    publishes nothing."""
+    return origins(project, config).get(service)
+
+
+def published(urls: dict[str, str], service: str = SERVICE) -> str:
+    """The service's URL among `origins`; NOT_RUNNING when it publishes no port."""
+    if service not in urls:
+        raise DevtoolsError(f"{service} publishes no port in this stack's Compose files", ExitCode.NOT_RUNNING)
+    return urls[service]
 
 
 def origin(url: str) -> str:
@@ -30,22 +44,30 @@ def origin(url: str) -> str:
 
 def model_status(project: ComposeProject, config: ComposeConfig | None = None) -> dict[str, Any]:
     """serving's /model, plus the URL it was asked at; NOT_RUNNING when serving does not answer."""
-    url = base_url(project, config)
-    if url is None:
-        raise DevtoolsError("serving publishes no port in this stack's Compose files", ExitCode.NOT_RUNNING)
-    return model_status_at(url)
+    return model_status_at(published(origins(project, config)))
 
 
 def model_status_at(url: str) -> dict[str, Any]:
+    return {**ask(url, "/model"), "url": url}
+
+
+def ask(url: str, path: str, timeout: float = 5) -> dict[str, Any]:
+    """serving's JSON answer to GET `path`; NOT_RUNNING when serving does not answer, FAILURE when it
+    answers with an HTTP error (e.g. 404: a serving older than the endpoint)."""
     try:
-        with urllib.request.urlopen(f"{url}/model", timeout=5) as answer:
+        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as answer:
             status: dict[str, Any] = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        hint = "a serving older than this devtools? `devtools up`" if exc.code == 404 else "`devtools logs serving`"
+        raise DevtoolsError(
+            f"serving at {url} answered GET {path} with HTTP {exc.code} {exc.reason} ({hint})", ExitCode.FAILURE
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DevtoolsError(
             f"serving does not answer at {url} ({getattr(exc, 'reason', exc)}); start it with `devtools up`",
             ExitCode.NOT_RUNNING,
         ) from exc
-    return {**status, "url": url}
+    return status
 
 
 def describe(status: dict[str, Any]) -> str:
@@ -55,3 +77,16 @@ def describe(status: dict[str, Any]) -> str:
         return f"serving {name}@{alias}: no model loaded ({status.get('not_ready_reason') or 'starting'})"
     since = f"run {str(status.get('run_id'))[:12]}, loaded {status.get('loaded_at')}"
     return f"serving {name}@{alias}: version {status['version']} ({since})"
+
+
+def describe_challenger(status: dict[str, Any]) -> str | None:
+    """One line on the challenger serving follows (mode, version, or why none); None when it follows none."""
+    challenger = status.get("challenger")
+    if not isinstance(challenger, dict):
+        return None
+    alias, mode = challenger.get("alias"), challenger.get("mode")
+    share = f" {float(challenger['canary_share']):.0%}" if challenger.get("canary_share") is not None else ""
+    if challenger.get("version") is None:
+        return f"challenger @{alias} ({mode}{share}): none ({challenger.get('state_reason') or 'not loaded'})"
+    state = f"; {challenger['state_reason']}" if challenger.get("state_reason") else ""
+    return f"challenger @{alias} ({mode}{share}): version {challenger['version']}{state}; `devtools promote` compares"

@@ -23,6 +23,13 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from serving.settings import Settings, SettingsError
+
+    try:
+        Settings.from_env()  # a bad setting is one line and exit 2 here, not a traceback from the import
+    except (SettingsError, ValueError) as error:
+        logging.getLogger("serving").error("%s", error)
+        raise SystemExit(2) from None
     reload = os.environ.get("SERVING_RELOAD") == "1"
     if reload and os.environ.get("SERVING_RELOADER", "fork") == "fork":
         from serving import reloader

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import metrics
 from serving.batching import MicroBatcher
+from serving.challenger import ComparisonLogger, LiveTraffic
 from serving.request_schema import PredictRequest, describe_signature, to_model_input
 from serving.settings import Settings
 from serving.slot import LoadedModel, ModelSlot
@@ -71,6 +72,9 @@ def _not_ready(slot: ModelSlot) -> JSONResponse:
 def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastAPI:
     settings = settings or Settings.from_env()
     slot = ModelSlot()
+    challenger_slot = ModelSlot()
+    challenger_slot.status.not_ready_reason = f"not resolved @{settings.challenger_alias} yet"
+    live = LiveTraffic(settings, slot, challenger_slot)
     batcher = MicroBatcher()
 
     @asynccontextmanager
@@ -82,10 +86,20 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
         from serving.model_store import ModelStore
         from serving.watcher import AliasWatcher
 
-        watcher = AliasWatcher(ModelStore(settings), slot, settings)
-        watcher.start()
+        store = ModelStore(settings)
+        watchers = [AliasWatcher(store, slot, settings, peer=challenger_slot)]
+        if settings.follows_challenger:
+            alias = settings.challenger_alias
+            watchers.append(AliasWatcher(store, challenger_slot, settings, alias=alias, optional=True, peer=slot))
+        logger = ComparisonLogger(settings, live.figures)
+        for watcher in watchers:
+            watcher.start()
+        if settings.follows_challenger:
+            logger.start()
         yield
-        watcher.stop()
+        for watcher in watchers:
+            watcher.stop()
+        logger.stop()
         # After uvicorn's graceful shutdown: every request it accepted has been answered by now.
         metrics.log_totals()
 
@@ -97,6 +111,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
     )
     app.add_middleware(_Metrics)
     app.state.slot = slot
+    app.state.challenger_slot = challenger_slot
+    app.state.live = live
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -125,23 +141,34 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
             "not_ready_reason": slot.status.not_ready_reason,
             "last_swap_error": slot.status.last_swap_error,
             "last_swap_error_version": slot.status.last_swap_error_version,
+            "challenger": live.challenger_status(),
         }
 
-    @app.post("/predict", responses={422: {"description": "The input does not match the model signature"}})
-    def predict(request: PredictRequest) -> Any:
-        """Predict with the served version; the response names the version that answered."""
-        model: LoadedModel | None = slot.current  # one reference for the whole request
-        if model is None:
-            return _not_ready(slot)
+    @app.get("/comparison")
+    def comparison() -> dict[str, Any]:
+        """The champion and the challenger on live traffic since this pair of versions began: requests,
+        errors and latency per version, and (shadow) how often their answers agree."""
+        return live.figures()
+
+    def predict_rows(model: LoadedModel, data: Any) -> Any:
         import numpy as np
 
-        data = to_model_input(request, model.pyfunc.metadata.signature)
         # Tensor rows are micro-batched; a DataFrame (a column signature) is predicted on its own, since
         # the batcher concatenates rows as numpy arrays and would drop the column names.
         if isinstance(data, np.ndarray):
-            predictions = batcher.predict(model.pyfunc, data)
-        else:
-            predictions = model.pyfunc.predict(data)
+            return batcher.predict(model.pyfunc, data)
+        return model.pyfunc.predict(data)
+
+    @app.post("/predict", responses={422: {"description": "The input does not match the model signature"}})
+    def predict(body: PredictRequest, request: Request) -> Any:
+        """Predict with the served version; the response names the version that answered."""
+        pick = live.pick(request.headers)  # one pick (one model reference) for the whole request
+        if pick is None:
+            return _not_ready(slot)
+        model = pick.model
+        data = to_model_input(body, model.pyfunc.metadata.signature)
+        predictions = live.answer(pick, lambda: predict_rows(model, data))
+        live.shadow_copy(pick, predictions, lambda challenger: challenger.pyfunc.predict(data))
         return JSONResponse(
             {"predictions": _jsonable(predictions), "model_version": model.version},
             headers={"X-Model-Version": model.version},
@@ -153,20 +180,29 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
         so existing MLflow clients work unchanged."""
         from starlette.concurrency import run_in_threadpool
 
-        model = slot.current
-        if model is None:
+        pick = live.pick(request.headers)
+        if pick is None:
             return _not_ready(slot)
+        model = pick.model
         body = await request.body()
         content_type = request.headers.get("content-type", "application/json")
         rows = _tensor_rows(body, content_type, model)
         if rows is not None:
-            predictions = await run_in_threadpool(batcher.predict, model.pyfunc, rows)
+            predictions = await run_in_threadpool(live.answer, pick, lambda: batcher.predict(model.pyfunc, rows))
+            live.shadow_copy(pick, predictions, lambda challenger: challenger.pyfunc.predict(rows))
             return Response(
                 json.dumps({"predictions": predictions.tolist()}),
                 media_type="application/json",
                 headers={"X-Model-Version": model.version},
             )
-        return await run_in_threadpool(_score, model, body, content_type)
+        response = await run_in_threadpool(live.answer, pick, lambda: _score(model, body, content_type))
+        if response.status_code == 200:
+            live.shadow_copy(
+                pick,
+                _scored_predictions(response.body),
+                lambda challenger: _scored_predictions(_score(challenger, body, content_type).body),
+            )
+        return response
 
     @app.get("/metrics")
     def prometheus() -> Response:
@@ -226,6 +262,11 @@ def _score(model: LoadedModel, body: bytes, content_type: str) -> Response:
         status = status if 400 <= status < 500 else 400
         return JSONResponse({"error_code": error.error_code, "message": error.message}, status, headers=headers)
     return Response(result.response, status_code=result.status, media_type=result.mimetype, headers=headers)
+
+
+def _scored_predictions(response_body: bytes | memoryview) -> Any:
+    """The predictions of an /invocations answer (MLflow's JSON: {"predictions": ...})."""
+    return json.loads(bytes(response_body))["predictions"]
 
 
 def _jsonable(predictions: Any) -> Any:

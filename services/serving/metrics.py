@@ -22,6 +22,24 @@ MODEL_VERSION = Gauge("serving_model_version", "Registered model version being s
 SWAPS = Counter("serving_model_swaps_total", "Successful model swaps")
 SWAP_FAILURES = Counter("serving_model_swap_failures_total", "Versions that failed to load or smoke-test")
 
+# The champion and the challenger (challenger.py): role is champion|challenger; path is answered (the
+# client got this answer) or shadow (scored off the response path); outcome is ok|error.
+PREDICTIONS = Counter(
+    "serving_predictions_total", "Predictions per role and version", ["role", "version", "path", "outcome"]
+)
+PREDICT_SECONDS = Histogram(
+    "serving_predict_seconds",
+    "Time in the model per prediction, per role and path",
+    ["role", "path"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+SHADOW_DROPPED = Counter("serving_shadow_dropped_total", "Shadow copies dropped because the shadow queue was full")
+SHADOW_COMPARED = Counter("serving_shadow_compared_total", "Rows answered by both versions and compared", ["kind"])
+SHADOW_AGREED = Counter(
+    "serving_shadow_agreed_total", "Compared rows the versions agree on (same top class, or within tolerance)", ["kind"]
+)
+CHALLENGER_ROUTED = Gauge("serving_challenger_routed", "1 while a challenger takes canary traffic, else 0")
+
 
 def totals() -> dict[str, dict[str, int]]:
     """serving_requests_total as {route template: {status: count}}."""

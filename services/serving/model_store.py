@@ -20,6 +20,11 @@ class AliasTarget:
     version: str
     run_id: str
     source: str
+    alias: str = ""
+
+
+class AliasNotSet(LookupError):
+    """The registry answered that no version holds the alias (never set, or removed)."""
 
 
 class ModelStore:
@@ -29,9 +34,19 @@ class ModelStore:
         self.settings = settings
         self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
-    def resolve_alias(self) -> AliasTarget:
-        mv = self.client.get_model_version_by_alias(self.settings.model_name, self.settings.model_alias)
-        return AliasTarget(version=str(mv.version), run_id=str(mv.run_id), source=str(mv.source))
+    def resolve_alias(self, alias: str | None = None) -> AliasTarget:
+        """The version `alias` (default: the champion's) points at; AliasNotSet when none does."""
+        from mlflow.exceptions import MlflowException
+
+        alias = alias or self.settings.model_alias
+        try:
+            mv = self.client.get_model_version_by_alias(self.settings.model_name, alias)
+        except MlflowException as error:
+            # The registry answered: no such alias (or model). Anything else (unreachable) propagates.
+            if error.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST") and "not found" in str(error):
+                raise AliasNotSet(f"no version of {self.settings.model_name} holds @{alias}") from error
+            raise
+        return AliasTarget(version=str(mv.version), run_id=str(mv.run_id), source=str(mv.source), alias=alias)
 
     def local_copy(self, target: AliasTarget) -> Path:
         """The version's artifacts on local disk, downloaded once: a restart does not download again."""
@@ -64,7 +79,7 @@ class ModelStore:
         return LoadedModel(
             name=self.settings.model_name,
             version=target.version,
-            alias=self.settings.model_alias,
+            alias=target.alias or self.settings.model_alias,
             run_id=target.run_id,
             pyfunc=pyfunc,
             input_example=_input_example(pyfunc, path),

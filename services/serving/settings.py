@@ -5,6 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+ChallengerMode = Literal["shadow", "canary", "off"]
+CHALLENGER_MODES: tuple[ChallengerMode, ...] = ("shadow", "canary", "off")
+
+
+class SettingsError(ValueError):
+    """A serving setting the process cannot start with; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,26 @@ class Settings:
     # Backoff for a version that failed to load or to pass the smoke test: doubles up to the cap.
     retry_initial_s: float
     retry_max_s: float
+    # The challenger: a second alias of the same model, followed like the champion's. Empty: none.
+    challenger_alias: str = "challenger"
+    # shadow: the champion answers every request, the challenger scores a copy off the response path;
+    # canary: the challenger answers canary_share of the requests; off: the challenger is not loaded.
+    challenger_mode: ChallengerMode = "shadow"
+    canary_share: float = 0.1
+    # A client that sends this header always gets the same version in canary mode (sticky routing).
+    canary_key_header: str = "X-Canary-Key"
+    # Requests waiting to be shadow-scored; a full queue drops the copy (counted), never the request.
+    shadow_queue_size: int = 256
+    # Canary: this many challenger failures in a row drop it from routing until a new version comes.
+    challenger_max_failures: int = 5
+    # Regression outputs agree when |champion - challenger| <= tolerance * max(1, |champion|).
+    agreement_tolerance: float = 0.05
+    # How often the comparison is logged as metrics on the challenger's MLflow run.
+    comparison_log_interval_s: float = 30.0
+
+    @property
+    def follows_challenger(self) -> bool:
+        return bool(self.challenger_alias) and self.challenger_mode != "off"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +59,29 @@ class Settings:
             cache_dir=Path(env.get("MODEL_CACHE_DIR", "/tmp/model-cache")),
             retry_initial_s=float(env.get("MODEL_RETRY_INITIAL_S", "2")),
             retry_max_s=float(env.get("MODEL_RETRY_MAX_S", "60")),
+            challenger_alias=env.get("MODEL_CHALLENGER_ALIAS", "challenger").strip(),
+            challenger_mode=_mode(env.get("MODEL_CHALLENGER_MODE", "shadow")),
+            canary_share=_share(env.get("MODEL_CANARY_SHARE", "0.1")),
+            canary_key_header=env.get("MODEL_CANARY_KEY_HEADER", "X-Canary-Key"),
+            shadow_queue_size=int(env.get("MODEL_SHADOW_QUEUE", "256")),
+            challenger_max_failures=int(env.get("MODEL_CHALLENGER_MAX_FAILURES", "5")),
+            agreement_tolerance=float(env.get("MODEL_AGREEMENT_TOLERANCE", "0.05")),
+            comparison_log_interval_s=float(env.get("MODEL_COMPARISON_LOG_S", "30")),
         )
+
+
+def _mode(text: str) -> ChallengerMode:
+    for mode in CHALLENGER_MODES:
+        if text.strip().lower() == mode:
+            return mode
+    raise SettingsError(f"MODEL_CHALLENGER_MODE={text!r}: expected one of {', '.join(CHALLENGER_MODES)}")
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise SettingsError(f"MODEL_CANARY_SHARE={text!r}: expected a fraction between 0 and 1 (0.1 = 10%)")
+    return share

@@ -37,6 +37,9 @@ class ModelSlot:
         self._current: LoadedModel | None = None
         self._lock = threading.Lock()
         self.status = SlotStatus()
+        # The model clear() let go of, until the next swap: a challenger whose alias was removed because it
+        # was promoted is picked up from here by the champion's watcher instead of loaded again.
+        self.retired: LoadedModel | None = None
 
     @property
     def current(self) -> LoadedModel | None:
@@ -45,7 +48,18 @@ class ModelSlot:
     def swap(self, model: LoadedModel) -> LoadedModel | None:
         with self._lock:
             previous, self._current = self._current, model
+            self.retired = None
             self.status.not_ready_reason = None
+            self.status.last_swap_error = None
+            self.status.last_swap_error_version = None
+            return previous
+
+    def clear(self, reason: str) -> LoadedModel | None:
+        """Nothing served from this slot any more (the challenger's alias was removed), and why."""
+        with self._lock:
+            previous, self._current = self._current, None
+            self.retired = previous or self.retired
+            self.status.not_ready_reason = reason
             self.status.last_swap_error = None
             self.status.last_swap_error_version = None
             return previous

@@ -1,7 +1,9 @@
-"""Follows the registry alias: loads a new version in the background, smoke-tests it, swaps it in.
+"""Follows a registry alias: loads a new version in the background, smoke-tests it, swaps it in.
 
 A version that fails to load or to pass the smoke test is never swapped in; the old model keeps
 serving and the version is retried with exponential backoff. MLflow unreachable: keep serving.
+One watcher per alias: the champion's, and the challenger's when one is followed. An optional alias
+(the challenger's) that no version holds any more empties its slot; the champion's never does.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from serving import metrics
-from serving.model_store import AliasTarget, ModelStore, smoke_test
+from serving.model_store import AliasNotSet, AliasTarget, ModelStore, smoke_test
 from serving.settings import Settings
-from serving.slot import ModelSlot
+from serving.slot import LoadedModel, ModelSlot
 
 log = logging.getLogger("serving.watcher")
 
@@ -38,17 +40,26 @@ class AliasWatcher:
         slot: ModelSlot,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        alias: str | None = None,
+        optional: bool = False,
+        peer: ModelSlot | None = None,
     ) -> None:
         self.store = store
         self.slot = slot
         self.settings = settings
         self.clock = clock
+        self.alias = alias or settings.model_alias
+        self.optional = optional
+        # The other alias's slot: a version already loaded there (a promoted challenger) is reused
+        # instead of loaded twice.
+        self.peer = peer
         self._failed: dict[str, _Backoff] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alias-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"alias-watcher-{self.alias}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -62,9 +73,20 @@ class AliasWatcher:
             self._stop.wait(self.settings.poll_interval_s)
 
     def poll_once(self) -> None:
-        name, alias = self.settings.model_name, self.settings.model_alias
+        name, alias = self.settings.model_name, self.alias
         try:
-            target = self.store.resolve_alias()
+            target = self.store.resolve_alias(alias)
+        except AliasNotSet as error:
+            if self.optional:
+                if self.slot.current is not None or self.slot.status.not_ready_reason != str(error):
+                    log.info("%s: not following it", error)
+                self.slot.clear(str(error))
+                return
+            reason = f"cannot resolve {name}@{alias} at {self.settings.tracking_uri}: {error}"
+            if self.slot.current is None:
+                self.slot.record_failure(None, reason)
+            log.warning("%s; %s", reason, "keeping the current model" if self.slot.current else "not ready")
+            return
         except Exception as error:
             reason = f"cannot resolve {name}@{alias} at {self.settings.tracking_uri}: {one_line(error)}"
             if self.slot.current is None:
@@ -82,7 +104,7 @@ class AliasWatcher:
     def _load_and_swap(self, target: AliasTarget, backoff: _Backoff | None) -> None:
         started = self.clock()
         try:
-            model = self.store.load(target)
+            model = self._warm(target) or self.store.load(target)
             smoke_test(model)
         except Exception as error:
             delay = min(backoff.delay_s * 2, self.settings.retry_max_s) if backoff else self.settings.retry_initial_s
@@ -98,9 +120,19 @@ class AliasWatcher:
         if previous is not None:
             metrics.SWAPS.inc()
         log.info(
-            "serving %s version %s (was %s), loaded in %.2fs",
+            "%s %s version %s (was %s), loaded in %.2fs",
+            f"challenger @{self.alias}:" if self.optional else "serving",
             model.name,
             model.version,
             previous.version if previous else "none",
             self.clock() - started,
         )
+
+    def _warm(self, target: AliasTarget) -> LoadedModel | None:
+        """The version as the other alias's slot holds it (or just let go of), if it does."""
+        if self.peer is None:
+            return None
+        for held in (self.peer.current, self.peer.retired):
+            if held is not None and held.version == target.version:
+                return replace(held, alias=self.alias, loaded_at=time.time())
+        return None

@@ -24,6 +24,7 @@ from typing import NoReturn
 from training.config import (
     DATA_DIR_ENV,
     DEFAULT_ALIAS,
+    DEFAULT_CHALLENGER_ALIAS,
     DEFAULT_DATA_DIR,
     DEFAULT_DEVICE,
     DEFAULT_EXPERIMENT,
@@ -230,7 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PROMOTE_CHOICES,
         default=defaults.promote,
         help="auto: move the alias only when the recipe's validation metric (digits: val_accuracy) beats its "
-        "holder's, or nobody holds it (default: %(default)s)",
+        "holder's, or nobody holds it; always / never: move it / leave it regardless; challenger: leave the "
+        "alias and set --challenger-alias to the new version instead, for serving to compare with the "
+        "alias's version on live traffic (`devtools promote` then moves the alias) (default: %(default)s)",
+    )
+    train.add_argument(
+        "--challenger-alias",
+        type=_alias,
+        default=DEFAULT_CHALLENGER_ALIAS,
+        help="the alias --promote challenger sets; not --alias (default: %(default)s)",
     )
     train.add_argument("--run-name", default=None, help="MLflow run name (default: generated)")
     train.add_argument(
@@ -336,9 +345,11 @@ def _batch_nodes() -> _BatchNodes:
 
 def _train(args: argparse.Namespace) -> int:
     from training.data import local_dir
-    from training.train import one_process, train
+    from training.train import challenger_is_the_alias, one_process, train
 
     nodes = Nodes.parse(args.nnodes, args.rdzv_endpoint, args.rdzv_id, args.node_rank)
+    if args.promote == "challenger" and args.challenger_alias == args.alias:
+        raise UsageError(challenger_is_the_alias(args.alias))
     # s3:// data: fetched into the local cache once, by the launcher, before its workers read it.
     data_dir = local_dir(args.data_dir)
     if (args.nproc_per_node is not None or nodes is not None) and not inside_launched_worker():
@@ -363,6 +374,7 @@ def _train(args: argparse.Namespace) -> int:
             model_name=args.model_name,
             alias=args.alias,
             promote=args.promote,
+            challenger_alias=args.challenger_alias,
             run_name=args.run_name,
         )
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 Device = Literal["auto", "cpu", "cuda"]
-Promote = Literal["auto", "always", "never"]
+Promote = Literal["auto", "always", "never", "challenger"]
 DEVICES: tuple[Device, ...] = get_args(Device)
 PROMOTE_CHOICES: tuple[Promote, ...] = get_args(Promote)
 
@@ -27,6 +27,9 @@ DEFAULT_RECIPE = "digits"
 DEFAULT_EXPERIMENT = "demo"
 DEFAULT_MODEL_NAME = "digits-classifier"
 DEFAULT_ALIAS = "champion"
+# `train --promote challenger` sets this alias instead; serving (MODEL_CHALLENGER_ALIAS) follows it too
+# and compares its answers with the champion's until `devtools promote` makes it the champion.
+DEFAULT_CHALLENGER_ALIAS = "challenger"
 DEFAULT_DEVICE: Device = "auto"
 DEFAULT_PROMOTE: Promote = "auto"
 
@@ -80,6 +83,7 @@ class TrainConfig:
     model_name: str = DEFAULT_MODEL_NAME
     alias: str = DEFAULT_ALIAS
     promote: Promote = DEFAULT_PROMOTE
+    challenger_alias: str = DEFAULT_CHALLENGER_ALIAS  # the alias --promote challenger sets
     run_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     progress: bool = True

@@ -115,13 +115,15 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
         raise TrainingError(f"recipe {recipe.name} logged no {recipe.metric} (its metric) in its last epoch")
     version = _log_and_register(recipe, model, job.signature, data, config)
     moved, reason = _promote(config, recipe.metric, version, float(score))
-    mlflow.set_tags({"model_version": version, "alias_moved": str(moved).lower()})
+    # --promote challenger sets the challenger's alias, not --alias: the summary names the one it set.
+    alias = config.challenger_alias if config.promote == "challenger" else config.alias
+    mlflow.set_tags({"model_version": version, "alias": alias, "alias_moved": str(moved).lower()})
     return TrainResult(
         run_id=run_id,
         experiment_id=experiment_id,
         model_name=config.model_name,
         version=version,
-        alias=config.alias,
+        alias=alias,
         alias_moved=moved,
         reason=reason,
         # torch.device's kind (cpu, cuda) for the torch recipes; the device itself when a recipe names it.
@@ -149,9 +151,13 @@ def _log_and_register(recipe: Recipe, model: Any, signature: Any, data: Prepared
 def _promote(config: TrainConfig, metric: str, version: str, score: float) -> tuple[bool, str]:
     client = MlflowClient(config.tracking_uri)
     client.set_model_version_tag(config.model_name, version, metric, f"{score:.6f}")
-    holder = alias_holder(client, config.model_name, config.alias)
     if config.promote == "never":
         return False, "--promote never"
+    if config.promote == "challenger":
+        # The champion stays; serving follows this alias too and compares the two on live traffic.
+        client.set_registered_model_alias(config.model_name, config.challenger_alias, version)
+        return True, f"--promote challenger: serving compares it with @{config.alias}"
+    holder = alias_holder(client, config.model_name, config.alias)
     if config.promote == "always":
         moved, reason = True, "--promote always"
     elif holder is None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 def train(config: TrainConfig) -> TrainResult | None:
     """Train and record; the result on rank 0 (and in a plain run), None on the other ranks."""
+    if config.promote == "challenger" and config.challenger_alias == config.alias:
+        raise UsageError(challenger_is_the_alias(config.alias))
     recipe = recipe_named(config.recipe)
     world = current_world()
     if world.distributed and not recipe.distributed:
@@ -49,3 +51,11 @@ def train(config: TrainConfig) -> TrainResult | None:
 def one_process(recipe: str) -> str:
     """Why a recipe that trains in one process refuses a job of several."""
     return f"recipe {recipe} trains in one process: start it without --nproc-per-node, --nnodes or torchrun"
+
+
+def challenger_is_the_alias(alias: str) -> str:
+    """Why --promote challenger refuses a challenger alias that is the alias itself."""
+    return (
+        f"--promote challenger: --challenger-alias is {alias!r}, the same as --alias; the challenger needs an "
+        "alias of its own (default: challenger)"
+    )

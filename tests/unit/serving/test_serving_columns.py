@@ -238,7 +238,7 @@ class _Store:
         self.models = models
         self.alias_version = "1"
 
-    def resolve_alias(self) -> AliasTarget:
+    def resolve_alias(self, alias: str | None = None) -> AliasTarget:
         return AliasTarget(self.alias_version, f"run-{self.alias_version}", "models:/m")
 
     def load(self, target: AliasTarget) -> LoadedModel:

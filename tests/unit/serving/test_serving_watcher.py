@@ -20,7 +20,7 @@ class FakeStore:
         self.broken: set[str] = set()
         self.loads: list[str] = []
 
-    def resolve_alias(self) -> AliasTarget:
+    def resolve_alias(self, alias: str | None = None) -> AliasTarget:
         if self.unreachable or self.alias_version is None:
             raise ConnectionError("Connection refused")
         return AliasTarget(self.alias_version, f"run-{self.alias_version}", "models:/m")

@@ -1,0 +1,109 @@
+"""The stack's MLflow, through its REST API (urllib: devtools never imports mlflow): the registered
+model aliases `devtools promote` reads, moves and deletes. Every call devtools makes to MLflow goes
+through here.
+
+The server reads a GET's parameters from the query string and any other method's from a JSON body
+(mlflow/server/handlers.py, _get_request_message), DELETE included, as MLflow's own client sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from devtools.errors import DevtoolsError, ExitCode
+
+SERVICE = "mlflow"
+MODEL_ENDPOINT = "/api/2.0/mlflow/registered-models/get"
+ALIAS_ENDPOINT = "/api/2.0/mlflow/registered-models/alias"
+
+
+@dataclass(frozen=True)
+class MlflowApi:
+    url: str  # http://HOST:PORT, as published on this machine
+    timeout_s: float = 10.0
+
+    def aliases(self, model: str) -> dict[str, str]:
+        """The registered model's aliases and the versions they point at; {} when there is no such model.
+
+        The model's own record, not GET .../alias: that answers a missing alias with the same 400
+        INVALID_PARAMETER_VALUE as a malformed one, told apart only by its message.
+        """
+        try:
+            answer = self._call("GET", MODEL_ENDPOINT, {"name": model}, f"read the registered model {model!r}")
+        except _Refused as exc:
+            if exc.status == 404 and exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return {}
+            raise exc.error() from exc
+        found = answer.get("registered_model", {}).get("aliases", [])
+        return {
+            str(entry["alias"]): str(entry["version"]) for entry in found if "alias" in entry and "version" in entry
+        }
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        body = {"name": model, "alias": alias, "version": version}
+        self._checked("POST", body, f"set {model}@{alias} to version {version}")
+
+    def delete_alias(self, model: str, alias: str) -> None:
+        self._checked("DELETE", {"name": model, "alias": alias}, f"delete {model}@{alias}")
+
+    def _checked(self, method: str, body: dict[str, str], action: str) -> None:
+        try:
+            self._call(method, ALIAS_ENDPOINT, body, action)
+        except _Refused as exc:
+            raise exc.error() from exc
+
+    def _call(self, method: str, endpoint: str, params: dict[str, str], action: str) -> dict[str, Any]:
+        url, data, headers = f"{self.url}{endpoint}", None, {"Accept": "application/json"}
+        if method == "GET":
+            url = f"{url}?{urlencode(params)}"
+        else:
+            data, headers["Content-Type"] = json.dumps(params).encode(), "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+                text = answer.read()
+        except urllib.error.HTTPError as exc:
+            raise _Refused(self.url, action, exc.code, _error_body(exc)) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise DevtoolsError(
+                f"MLflow does not answer at {self.url} ({getattr(exc, 'reason', exc)}), so it could not {action}; "
+                "start it with `devtools up`",
+                ExitCode.NOT_RUNNING,
+            ) from exc
+        try:
+            parsed = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            raise DevtoolsError(
+                f"MLflow at {self.url} answered {method} {endpoint} with something other than JSON", ExitCode.FAILURE
+            ) from exc
+        return parsed if isinstance(parsed, dict) else {}
+
+
+class _Refused(Exception):
+    """MLflow answered an HTTP error: its status, error code and message."""
+
+    def __init__(self, url: str, action: str, status: int, body: dict[str, Any]) -> None:
+        super().__init__(action)
+        self.url, self.action, self.status = url, action, status
+        self.error_code = str(body.get("error_code") or "")
+        self.message = " ".join(str(body.get("message") or "").split())
+
+    def error(self) -> DevtoolsError:
+        said = ": ".join(part for part in (self.error_code, self.message[:300]) if part) or "no message"
+        return DevtoolsError(
+            f"MLflow at {self.url} refused to {self.action}: HTTP {self.status}, {said}", ExitCode.FAILURE
+        )
+
+
+def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:
+    """MLflow's error answer ({"error_code": ..., "message": ...}); {} when it is not JSON."""
+    try:
+        body = json.loads(exc.read() or b"{}")
+    except (ValueError, OSError):
+        return {}
+    return body if isinstance(body, dict) else {}
