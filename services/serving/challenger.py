@@ -2,8 +2,9 @@
 requests clients send, without ever costing a client its answer.
 
 - Shadow: the champion answers; a copy of the request waits in a bounded queue and one background
-  thread scores it with the challenger. A full queue drops the copy (counted), a challenger that throws,
-  hangs or answers another shape is counted: the client's answer never depends on it.
+  thread scores it with the challenger, busy at most `shadow_max_busy` of the time. A full queue drops
+  the copy (counted); a challenger that throws, hangs or answers another shape is counted: the client's
+  answer never depends on it.
 - Canary: `canary_share` of the requests are answered by the challenger (a client that sends the key
   header always gets the same version); its errors are the client's and counted, and a run of them drops
   it from routing until a new version holds the alias.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import queue
 import random
 import threading
@@ -260,13 +260,23 @@ class ShadowScorer:
         return not self._queue.unfinished_tasks
 
     def _run(self) -> None:
-        _lower_this_threads_priority()
         while True:
             copy = self._queue.get()
+            started = time.monotonic()
             try:
                 self.score(copy)
             finally:
                 self._queue.task_done()
+            self._rest(time.monotonic() - started)
+
+    def _rest(self, busy_s: float) -> None:
+        """Keep the shadow's share of the time at most `shadow_max_busy`: after scoring for busy_s, wait
+        (GIL released) long enough that requests get the CPU back; copies that arrive meanwhile queue, and
+        past the queue's size are dropped. A lower OS priority for this thread would not do: it would hold
+        the GIL while descheduled, and the requests would wait for it."""
+        share = self.settings.shadow_max_busy
+        if 0 < share < 1:
+            time.sleep(busy_s * (1 - share) / share)
 
     def score(self, copy: _ShadowCopy) -> None:
         started = time.perf_counter()
@@ -287,14 +297,6 @@ class ShadowScorer:
             metrics.SHADOW_COMPARED.labels(kind).inc(compared)
             metrics.SHADOW_AGREED.labels(kind).inc(agreed)
         self.comparison.shadowed(copy.champion, copy.challenger, seconds, outcome)
-
-
-def _lower_this_threads_priority() -> None:
-    """The shadow thread yields the CPU to requests (Linux: a thread's nice value is its own)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
 
 
 class ComparisonLogger:

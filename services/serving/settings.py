@@ -37,6 +37,9 @@ class Settings:
     canary_key_header: str = "X-Canary-Key"
     # Requests waiting to be shadow-scored; a full queue drops the copy (counted), never the request.
     shadow_queue_size: int = 256
+    # The most of the time the shadow thread spends scoring (it rests in between): what a challenger may
+    # take from the champion's CPU under load. 1: no limit.
+    shadow_max_busy: float = 0.25
     # Canary: this many challenger failures in a row drop it from routing until a new version comes.
     challenger_max_failures: int = 5
     # Regression outputs agree when |champion - challenger| <= tolerance * max(1, |champion|).
@@ -61,9 +64,10 @@ class Settings:
             retry_max_s=float(env.get("MODEL_RETRY_MAX_S", "60")),
             challenger_alias=env.get("MODEL_CHALLENGER_ALIAS", "challenger").strip(),
             challenger_mode=_mode(env.get("MODEL_CHALLENGER_MODE", "shadow")),
-            canary_share=_share(env.get("MODEL_CANARY_SHARE", "0.1")),
+            canary_share=_share(env.get("MODEL_CANARY_SHARE", "0.1"), "MODEL_CANARY_SHARE"),
             canary_key_header=env.get("MODEL_CANARY_KEY_HEADER", "X-Canary-Key"),
             shadow_queue_size=int(env.get("MODEL_SHADOW_QUEUE", "256")),
+            shadow_max_busy=_share(env.get("MODEL_SHADOW_MAX_BUSY", "0.25"), "MODEL_SHADOW_MAX_BUSY"),
             challenger_max_failures=int(env.get("MODEL_CHALLENGER_MAX_FAILURES", "5")),
             agreement_tolerance=float(env.get("MODEL_AGREEMENT_TOLERANCE", "0.05")),
             comparison_log_interval_s=float(env.get("MODEL_COMPARISON_LOG_S", "30")),
@@ -77,11 +81,11 @@ def _mode(text: str) -> ChallengerMode:
     raise SettingsError(f"MODEL_CHALLENGER_MODE={text!r}: expected one of {', '.join(CHALLENGER_MODES)}")
 
 
-def _share(text: str) -> float:
+def _share(text: str, variable: str) -> float:
     try:
         share = float(text)
     except ValueError:
         share = -1.0
     if not 0.0 <= share <= 1.0:
-        raise SettingsError(f"MODEL_CANARY_SHARE={text!r}: expected a fraction between 0 and 1 (0.1 = 10%)")
+        raise SettingsError(f"{variable}={text!r}: expected a fraction between 0 and 1 (0.1 = 10%)")
     return share

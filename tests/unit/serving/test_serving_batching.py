@@ -75,3 +75,25 @@ def test_a_failing_forward_pass_fails_its_requests_and_the_batcher_goes_on() -> 
     with pytest.raises(ValueError, match="bad batch"):
         batcher.predict(Broken(), np.ones((1, 2)))
     assert np.array_equal(batcher.predict(CountingModel(), np.ones((1, 2))), np.full((1, 2), 2.0))
+
+
+def test_interleaved_models_still_share_forward_passes() -> None:
+    """A canary interleaves two versions: what arrives together is one window, one pass per model."""
+    batcher = MicroBatcher(max_wait_s=0.05)
+    champion, challenger = CountingModel(), CountingModel()
+    results: dict[str, Any] = {}
+
+    def run(name: str, model: CountingModel, value: float) -> None:
+        results[name] = batcher.predict(model, np.full((1, 2), value))
+
+    threads = [
+        threading.Thread(target=run, args=(f"{i}", model, float(i)))
+        for i, model in enumerate([champion, challenger] * 4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sum(champion.calls) == 4 and sum(challenger.calls) == 4
+    assert len(champion.calls) + len(challenger.calls) < 8  # not one pass per request
+    assert all(np.array_equal(results[str(i)], np.full((1, 2), 2.0 * i)) for i in range(8))

@@ -270,6 +270,7 @@ def test_the_comparison_is_logged_on_the_challengers_run(tmp_path: Path) -> None
         ("MODEL_CHALLENGER_MODE", "mirror", "expected one of shadow, canary, off"),
         ("MODEL_CANARY_SHARE", "10", "a fraction between 0 and 1"),
         ("MODEL_CANARY_SHARE", "ten", "a fraction between 0 and 1"),
+        ("MODEL_SHADOW_MAX_BUSY", "-1", "MODEL_SHADOW_MAX_BUSY='-1': expected a fraction between 0 and 1"),
     ],
 )
 def test_bad_challenger_settings_are_named(
