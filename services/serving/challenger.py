@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from serving import metrics
+from serving.periodic import Periodic
 from serving.settings import Settings
 from serving.slot import LoadedModel
 
@@ -252,6 +253,10 @@ class ShadowScorer:
                 self._thread = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)
                 self._thread.start()
 
+    def queued(self) -> int:
+        """Copies waiting or being scored."""
+        return self._queue.unfinished_tasks
+
     def drain(self, timeout_s: float) -> bool:
         """Wait until every queued copy is scored (tests, shutdown); False when time ran out."""
         deadline = time.monotonic() + timeout_s
@@ -306,23 +311,15 @@ class ComparisonLogger:
     def __init__(self, settings: Settings, figures: Callable[[], dict[str, Any]]) -> None:
         self.settings = settings
         self.figures = figures
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last: tuple[Any, ...] | None = None
         self._step = 0
+        self._loop = Periodic("comparison-logger", settings.comparison_log_interval_s, self.log_once, first_now=False)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="comparison-logger", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.comparison_log_interval_s):
-            self.log_once()
+        self._loop.stop()
 
     def log_once(self) -> bool:
         """True when a new set of figures was logged."""
@@ -427,6 +424,7 @@ class LiveTraffic:
         champion, challenger = self.champion_slot.current, self._challenger()
         snapshot = self.comparison.snapshot(champion, challenger)
         snapshot["challenger"].update(routed=self._routed(challenger), state_reason=self._state_reason(challenger))
+        snapshot["shadow_queued"] = self.shadow.queued()
         return {
             "model": self.settings.model_name,
             "mode": self.settings.challenger_mode if self.settings.challenger_alias else "off",

@@ -9,13 +9,13 @@ One watcher per alias: the champion's, and the challenger's when one is followed
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from serving import metrics
 from serving.model_store import AliasNotSet, AliasTarget, ModelStore, smoke_test
+from serving.periodic import Periodic
 from serving.settings import Settings
 from serving.slot import LoadedModel, ModelSlot
 
@@ -55,22 +55,13 @@ class AliasWatcher:
         # instead of loaded twice.
         self.peer = peer
         self._failed: dict[str, _Backoff] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(f"alias-watcher-{self.alias}", settings.poll_interval_s, self.poll_once, first_now=True)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"alias-watcher-{self.alias}", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-            self._stop.wait(self.settings.poll_interval_s)
+        self._loop.stop()
 
     def poll_once(self) -> None:
         name, alias = self.settings.model_name, self.alias
