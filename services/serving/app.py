@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
                 headers={"X-Model-Version": model.version},
             )
         response = await run_in_threadpool(live.answer, pick, lambda: _score(model, body, content_type))
-        if response.status_code == 200:
+        if response.status_code == 200 and live.shadows(pick):  # parse the answer only for a shadow copy
             live.shadow_copy(
                 pick,
                 _scored_predictions(response.body),

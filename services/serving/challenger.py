@@ -412,10 +412,14 @@ class LiveTraffic:
         if pick.role == CHALLENGER:
             self.router.outcome(pick.model, error)
 
+    def shadows(self, pick: Pick) -> bool:
+        """Whether this request's answer gets a shadow copy (shadow mode, a challenger, the champion answered)."""
+        return self.settings.challenger_mode == "shadow" and pick.challenger is not None and pick.role == CHAMPION
+
     def shadow_copy(self, pick: Pick, answer: Any, score: Callable[[LoadedModel], Any]) -> None:
         """In shadow mode, after the champion answered: score(challenger) off the response path."""
         challenger = pick.challenger
-        if self.settings.challenger_mode != "shadow" or challenger is None or pick.role != CHAMPION:
+        if not self.shadows(pick) or challenger is None:
             return
         self.shadow.submit(pick.champion, challenger, answer, lambda: score(challenger))
 
