@@ -194,6 +194,11 @@ def _tensor(*shape: int, dtype: str = "float32") -> Schema:
 )  # fmt: skip
 def test_which_signatures_predict_can_type(inputs: Schema, reason: str | None) -> None:
     assert untypable_reason(ModelSignature(inputs=inputs)) == reason
+    # Training refuses at registration what serving would refuse at swap: the two images each carry the
+    # rule (neither ships the other's package), so this keeps the copies one rule.
+    from training.recipes import untypable_reason as refused_at_registration
+
+    assert refused_at_registration(ModelSignature(inputs=inputs)) == reason
 
 
 def test_a_model_without_a_signature_is_still_served() -> None:
