@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +67,19 @@ class Stack:
 def get_json(url: str, timeout: float = 10) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def alias_version(stack: Stack, model: str = "digits-classifier", alias: str = "champion") -> str | None:
+    """The version MLflow's registry says model@alias points at; None when no version holds the alias
+    (MLflow answers 400 for a missing alias, 404 for a missing model)."""
+    query = urllib.parse.urlencode({"name": model, "alias": alias})
+    try:
+        found = get_json(stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?{query}"))
+    except urllib.error.HTTPError as error:
+        if error.code in (400, 404):
+            return None
+        raise
+    return str(found["model_version"]["version"])
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.5) -> Any:

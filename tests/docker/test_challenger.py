@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from serving_load import LoadClient, post
-from stack_harness import Stack, free_port, get_json, wait_for
+from stack_harness import Stack, alias_version, free_port, get_json, wait_for
 
 MODEL = "digits-classifier"
 ALIAS_API = "/api/2.0/mlflow/registered-models/alias"
@@ -75,17 +75,9 @@ def mlflow_api(stack: Stack, method: str, body: dict[str, Any]) -> Any:
         return json.loads(answer.read() or b"{}")
 
 
-def alias_version(stack: Stack, alias: str) -> str | None:
-    try:
-        found = get_json(stack.url("mlflow", f"{ALIAS_API}?name={MODEL}&alias={alias}"))
-    except urllib.error.HTTPError:
-        return None
-    return str(found["model_version"]["version"])
-
-
 def set_alias(stack: Stack, alias: str, version: str | None) -> None:
     if version is None:
-        if alias_version(stack, alias) is not None:
+        if alias_version(stack, MODEL, alias) is not None:
             mlflow_api(stack, "DELETE", {"name": MODEL, "alias": alias})
         return
     mlflow_api(stack, "POST", {"name": MODEL, "alias": alias, "version": version})
@@ -106,13 +98,13 @@ def serving_follows(base: str, version: str | None) -> bool:
 def versions(stack: Stack) -> Iterator[dict[str, str]]:
     """The champion as found, a real challenger (`train --promote challenger`, 2 epochs: a weaker model
     that disagrees on some inputs) and the slow one; the aliases are put back afterwards."""
-    champion = alias_version(stack, "champion")
+    champion = alias_version(stack, MODEL, "champion")
     assert champion is not None
     trained = stack.devtools("train", "--", "--promote", "challenger", "--epochs", "2", timeout=900)
     assert "alias=challenger alias_moved=yes" in trained.stdout + trained.stderr, trained.stdout + trained.stderr
-    challenger = alias_version(stack, "challenger")
+    challenger = alias_version(stack, MODEL, "challenger")
     assert challenger is not None and challenger != champion
-    assert alias_version(stack, "champion") == champion  # --promote challenger leaves the champion alone
+    assert alias_version(stack, MODEL, "champion") == champion  # --promote challenger leaves the champion alone
     slow = in_container(stack, "training", SLOW_CHALLENGER).split("VERSION")[-1].strip()
     set_alias(stack, "challenger", challenger)  # logging the slow model did not move it
     try:
@@ -229,14 +221,14 @@ def test_promote_refuses_on_the_figures_then_moves_the_champion_under_load(
         refused = stack.devtools("promote", "--min-requests", "20", check=False)
         assert refused.returncode == 11, refused.stdout + refused.stderr
         assert "not promoted" in refused.stderr and "agreement" in refused.stdout + refused.stderr
-        assert alias_version(stack, "champion") == versions["champion"]
+        assert alias_version(stack, MODEL, "champion") == versions["champion"]
         promoted = stack.devtools("promote", "--force", check=False)
         assert promoted.returncode == 0, promoted.stdout + promoted.stderr
         wait_for(lambda: any(r.version == versions["challenger"] for r in load.results[-8:]), timeout=60)
     assert load.failures() == []
     assert {r.version for r in load.results} == {versions["champion"], versions["challenger"]}
-    assert alias_version(stack, "champion") == versions["challenger"]
-    assert alias_version(stack, "challenger") is None
+    assert alias_version(stack, MODEL, "champion") == versions["challenger"]
+    assert alias_version(stack, MODEL, "challenger") is None
     # The challenger's own watcher lets go of it at its next poll.
     model = wait_for(lambda: (m := get_json(f"{base}/model"))["challenger"]["version"] is None and m, timeout=30)
     assert model["version"] == versions["challenger"]

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 from serving_load import LoadClient
-from stack_harness import PROD_TAG, Stack, free_port, get_json, wait_for
+from stack_harness import PROD_TAG, Stack, alias_version, free_port, get_json, wait_for
 
 PROJECT = "mlstack-prodserve"
-MODEL, ALIAS = "digits-classifier", "champion"
 IN_NETWORK_LOAD = Path(__file__).with_name("in_network_load.py")
 STOPPED = "serving stopped:"  # serving's last log line (services/serving/metrics.py log_totals)
 
@@ -40,11 +39,6 @@ def prod(prod_images: str) -> Iterator[Stack]:
     stack.devtools("up", "--prod", "--no-build", "--wait-timeout", "600")
     yield stack
     stack.devtools("down", "--prod", "-v", check=False)
-
-
-def alias_version(stack: Stack) -> str:
-    url = stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias={ALIAS}")
-    return str(get_json(url)["model_version"]["version"])
 
 
 def train_new_champion(stack: Stack) -> str:

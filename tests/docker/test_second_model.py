@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 from serving_load import LoadClient, post
-from stack_harness import Stack, free_port, get_json, wait_for
+from stack_harness import Stack, alias_version, free_port, get_json, wait_for
 
 MODEL = "diabetes-regressor"
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
@@ -23,13 +22,6 @@ ROWS = [
     [0.0853, 0.0507, 0.0445, -0.0057, -0.0456, -0.0342, -0.0324, -0.0026, 0.0029, -0.0259],
 ]
 RECORDS = [dict(zip(COLUMNS, row, strict=True)) for row in ROWS]
-
-
-def alias_version(stack: Stack) -> str:
-    query = urllib.parse.urlencode({"name": MODEL, "alias": "champion"})
-    return str(
-        get_json(stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?{query}"))["model_version"]["version"]
-    )
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +77,7 @@ def test_a_new_version_swaps_in_under_load_with_no_failed_request(stack: Stack, 
     with LoadClient(f"{served}/predict", rows=RECORDS) as load:
         time.sleep(2)
         stack.devtools("train", "--", "--recipe", "diabetes", "--promote", "always", timeout=900)
-        new = alias_version(stack)
+        new = alias_version(stack, MODEL)
         assert new != before
         wait_for(lambda: any(result.version == new for result in load.results[-8:]), timeout=60)
     assert load.failures() == []

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from serving_load import ROWS, LoadClient, post
-from stack_harness import PROJECT, REPO, Stack, get_json, wait_for
+from stack_harness import PROJECT, REPO, Stack, alias_version, get_json, wait_for
 
 MODEL = "digits-classifier"
 ALIAS = "champion"
@@ -42,11 +42,6 @@ def host_predictions(stack: Stack, version: str) -> list[list[float]]:
 
 def served_version(stack: Stack) -> str:
     return get_json(stack.url("serving", "/model"))["version"]
-
-
-def alias_version(stack: Stack) -> str:
-    url = stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias={ALIAS}")
-    return get_json(url)["model_version"]["version"]
 
 
 @pytest.fixture(scope="module")
