@@ -388,7 +388,7 @@ class LiveTraffic:
         champion: LoadedModel | None = self.champion_slot.current
         if champion is None:
             return None
-        challenger: LoadedModel | None = self.challenger_slot.current if self.settings.follows_challenger else None
+        challenger = self._challenger()
         if self.router.picks_challenger(headers, challenger):
             assert challenger is not None
             return Pick(challenger, CHALLENGER, champion, challenger)
@@ -431,7 +431,7 @@ class LiveTraffic:
         snapshot["shadow_queued"] = self.shadow.queued()
         return {
             "model": self.settings.model_name,
-            "mode": self.settings.challenger_mode if self.settings.challenger_alias else "off",
+            "mode": self.settings.challenger_mode if self.settings.follows_challenger else "off",
             "canary_share": self.settings.canary_share,
             **snapshot,
         }
