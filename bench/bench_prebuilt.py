@@ -7,7 +7,7 @@ with no image and no build cache of the project, a fresh copy of the checkout.
    serving`: registry-cached (unchanged layers, torch's among them, from the registry's :dev images)
    vs local-only (every layer built).
 
-The registry is a fresh Distribution instance with login (tests/docker/registry_server.py), filled
+The registry is a fresh Distribution instance with login (testing/registry_server.py), filled
 first by `devtools release --dev` from the checkout. Each measured path starts from the same empty
 state: the project's images removed and `docker builder prune -af` (so this benchmark also empties
 the engine's build cache: the next build of anything starts cold). The base image python:3.11-slim
@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "docker"))
+sys.path.insert(0, str(REPO))
 
-import registry_server  # noqa: E402  (after the path it lives on)
-from stack_harness import copy_checkout, free_port  # noqa: E402
+from testing import registry_server  # noqa: E402  (after the path it lives on)
+from testing.stack_harness import copy_checkout, free_port  # noqa: E402
 
 PREFIX = "mlstack-coldbench"
 SERVICES = ["base", "mlflow", "serving", "training"]

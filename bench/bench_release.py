@@ -2,7 +2,7 @@
 uploaded) and again with nothing changed (the baseline: no layer uploaded), same run; then the image
 sizes per platform, local (uncompressed) and in the registry (compressed layers).
 
-The registry is a fresh Distribution instance with login (tests/docker/registry_server.py), so the
+The registry is a fresh Distribution instance with login (testing/registry_server.py), so the
 cold push really uploads. Builds are warm (run `devtools build --target prod` first): this measures
 the push, not the build; with --platform the first release also builds what is missing for the other
 platform (under QEMU), and the warm one is the baseline it is compared with.
@@ -27,9 +27,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "docker"))
+sys.path.insert(0, str(REPO))
 
-import registry_server  # noqa: E402  (after the path it lives on)
+from testing import registry_server  # noqa: E402  (after the path it lives on)
 
 
 def release(server: registry_server.RegistryServer, extra: list[str]) -> tuple[float, str]:

@@ -1,6 +1,6 @@
 """Edit-to-live over a remote engine (issue 16) vs the local stack: the same serving edits, one run.
 
-Remote: tests/docker/remote_engine.py (a second dockerd that cannot see the checkout, reached as
+Remote: testing/remote_engine.py (a second dockerd that cannot see the checkout, reached as
 ssh://root@127.0.0.1:PORT), the dev images pulled from the team registry (scripts/provision's,
 127.0.0.1:5001; published first by `devtools release --dev`), `devtools watch` copying each change
 over SSH and signalling the reloader. Local: the same checkout's stack on this machine's engine, bind
@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "docker"))
+sys.path.insert(0, str(REPO))
 
-import remote_engine  # noqa: E402  (after the path it lives on)
-from stack_harness import copy_checkout, free_port  # noqa: E402
 from timing import edit_latencies, median_p90  # noqa: E402
+
+from testing import remote_engine  # noqa: E402  (after the path it lives on)
+from testing.stack_harness import copy_checkout, free_port  # noqa: E402
 
 REGISTRY = "127.0.0.1:5001"
 

@@ -1,3 +1,3 @@
-"""Docker tier fixtures; the harness lives in stack_harness.py (see tests/unit/conftest.py for why)."""
+"""Docker tier fixtures; the harness lives in testing/stack_harness.py."""
 
-from stack_harness import postgres, prod_images, stack, stack_env  # noqa: F401
+from testing.stack_harness import postgres, prod_images, stack, stack_env  # noqa: F401

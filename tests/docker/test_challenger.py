@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from serving_load import LoadClient, post
-from stack_harness import Stack, alias_version, free_port, get_json, wait_for
+
+from testing.serving_load import LoadClient, post
+from testing.stack_harness import Stack, alias_version, free_port, get_json, wait_for
 
 MODEL = "digits-classifier"
 ALIAS_API = "/api/2.0/mlflow/registered-models/alias"

@@ -17,8 +17,9 @@ from typing import Any
 
 import boto3
 import pytest
-from serving_load import LoadClient
-from stack_harness import PROD_TAG, REPO, Stack, get_json, wait_for
+
+from testing.serving_load import LoadClient
+from testing.stack_harness import PROD_TAG, REPO, Stack, get_json, wait_for
 
 PROJECT = "mlstack-ecstest"
 LOCAL = f"{PROJECT}-ecs-local"  # the Compose project run-local uses

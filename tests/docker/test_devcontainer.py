@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_harness import copy_checkout
 
 from devtools.engine.facts import Engine
 from devtools.stack.project import BASE_FILE, DEFAULT_PROJECT_NAME, DEV_FILE, GPU_FILE
+from testing.stack_harness import copy_checkout
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "mlstack-devc"

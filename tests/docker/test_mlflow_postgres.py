@@ -8,7 +8,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from stack_harness import Postgres, Stack, free_port, get_json, wait_for
+
+from testing.stack_harness import Postgres, Stack, free_port, get_json, wait_for
 
 
 def _post(url: str, body: dict[str, object]) -> dict[str, object]:

@@ -17,7 +17,7 @@ import sys
 import uuid
 from typing import Any
 
-from stack_harness import PROJECT, REPO, Stack, get_json, wait_for
+from testing.stack_harness import PROJECT, REPO, Stack, get_json, wait_for
 
 JOB_LABEL = "devtools.train-job"
 

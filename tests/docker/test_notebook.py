@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_harness import REPO, Stack, free_port
+
+from testing.stack_harness import REPO, Stack, free_port
 
 
 def _status(url: str) -> int:

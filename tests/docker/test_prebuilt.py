@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import registry_server
-from registry_server import RegistryServer
-from stack_harness import copy_checkout, free_port
+
+from testing import registry_server
+from testing.registry_server import RegistryServer
+from testing.stack_harness import copy_checkout, free_port
 
 PREFIX = "mlstack-prebuilt"
 IMAGES = [f"{PREFIX}/base:latest", f"{PREFIX}/mlflow:dev"]

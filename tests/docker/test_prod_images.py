@@ -10,7 +10,8 @@ import subprocess
 from typing import Any
 
 import pytest
-from stack_harness import PROD_SERVICES, PROD_TAG, wait_for
+
+from testing.stack_harness import PROD_SERVICES, PROD_TAG, wait_for
 
 TAG = PROD_TAG
 SERVICES = PROD_SERVICES

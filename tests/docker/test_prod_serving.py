@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving_load import LoadClient
-from stack_harness import PROD_TAG, Stack, alias_version, free_port, get_json, wait_for
+
+import testing
+from testing.serving_load import LoadClient
+from testing.stack_harness import PROD_TAG, Stack, alias_version, free_port, get_json, wait_for
 
 PROJECT = "mlstack-prodserve"
-IN_NETWORK_LOAD = Path(__file__).with_name("in_network_load.py")
+IN_NETWORK_LOAD = Path(testing.__file__).with_name("in_network_load.py")
 STOPPED = "serving stopped:"  # serving's last log line (services/serving/metrics.py log_totals)
 
 

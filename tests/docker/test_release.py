@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import registry_server
-from registry_server import USER, RegistryServer
-from stack_harness import REPO
+
+from testing import registry_server
+from testing.registry_server import USER, RegistryServer
+from testing.stack_harness import REPO
 
 SERVICE, REPOSITORY = "mlflow", "mlstack/mlflow"
 # scripts/provision's arm64 stand-in for python:3.11-slim where no registry answers (Docker's

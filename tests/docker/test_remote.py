@@ -1,4 +1,4 @@
-"""The dev loop on a remote engine over SSH (tests/docker/remote_engine.py: a second dockerd that cannot
+"""The dev loop on a remote engine over SSH (testing/remote_engine.py: a second dockerd that cannot
 see this checkout, reached as ssh://root@127.0.0.1:PORT, whose host name is not this machine's).
 
 In order, on one stack: `devtools up` brings it up there with the seeded model, images pulled from the
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import remote_engine
-from remote_engine import RemoteEngine
-from stack_harness import copy_checkout, free_port, get_json, wait_for
+
+from testing import remote_engine
+from testing.remote_engine import RemoteEngine
+from testing.stack_harness import copy_checkout, free_port, get_json, wait_for
 
 PROJECT = "mlstack-remote"
 REGISTRY = "127.0.0.1:5001"  # scripts/provision's; this machine's docker CLI is logged in to it

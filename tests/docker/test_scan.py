@@ -13,9 +13,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-import registry_server
-from registry_server import RegistryServer
-from stack_harness import REPO
+
+from testing import registry_server
+from testing.registry_server import RegistryServer
+from testing.stack_harness import REPO
 
 STALE = "mlstack-test/stale-python:1"
 BASE = "python:3.11-slim"

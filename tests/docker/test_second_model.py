@@ -10,8 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from serving_load import LoadClient, post
-from stack_harness import Stack, alias_version, free_port, get_json, wait_for
+
+from testing.serving_load import LoadClient, post
+from testing.stack_harness import Stack, alias_version, free_port, get_json, wait_for
 
 MODEL = "diabetes-regressor"
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]

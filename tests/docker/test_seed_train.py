@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.parse
 
-from stack_harness import Stack, get_json
+from testing.stack_harness import Stack, get_json
 
 EXPERIMENT = "demo"
 MODEL = "digits-classifier"

@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from serving_load import ROWS, LoadClient, post
-from stack_harness import PROJECT, REPO, Stack, alias_version, get_json, wait_for
+
+from testing.serving_load import ROWS, LoadClient, post
+from testing.stack_harness import PROJECT, REPO, Stack, alias_version, get_json, wait_for
 
 MODEL = "digits-classifier"
 ALIAS = "champion"

@@ -6,7 +6,8 @@ import json
 import subprocess
 
 import pytest
-from stack_harness import PROJECT, Stack, get_json, nvidia_gpu_here, running_stack_output
+
+from testing.stack_harness import PROJECT, Stack, get_json, nvidia_gpu_here, running_stack_output
 
 
 def test_up_brings_mlflow_and_serving_to_healthy(stack: Stack) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_harness import PROJECT, REPO, Stack, get_json, wait_for
+
+from testing.stack_harness import PROJECT, REPO, Stack, get_json, wait_for
 
 APP = REPO / "services" / "serving" / "app.py"
 REQUIREMENTS = REPO / "services" / "serving" / "requirements.txt"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack_harness import Stack, project_resources
+from testing.stack_harness import Stack, project_resources
 
 
 def test_down_volumes_leaves_nothing_of_the_project(stack: Stack) -> None:

@@ -1,10 +1,9 @@
-"""Unit tier fixtures; the harness lives in cli_harness.py (a unique module name: several conftest.py
-files in one run would shadow each other under `from conftest import ...`)."""
+"""Unit tier fixtures; the harness lives in testing/cli_harness.py."""
 
 import pytest
-from cli_harness import cli, docker, stack_root  # noqa: F401  (pytest fixtures)
 
 from devtools.engine import facts
+from testing.cli_harness import cli, docker, stack_root  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture(autouse=True)

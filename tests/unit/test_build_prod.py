@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_harness import FakeDocker, compose_args, compose_prefix, recorded_config
+
+from testing.cli_harness import FakeDocker, compose_args, compose_prefix, recorded_config
 
 PROD = ("docker-compose.yml",)
 

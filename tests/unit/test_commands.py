@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_harness import FIXTURES, FakeDocker, compose_prefix, recorded_config
+from testing.cli_harness import FIXTURES, FakeDocker, compose_prefix, recorded_config
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from record_compose_fixtures import FIXTURES, RECORDINGS, VERSION_FILE
 
-RECORDER = Path(__file__).with_name("record_compose_fixtures.py")
-RECORD_COMMAND = "python tests/unit/record_compose_fixtures.py"
+from testing import compose_fixtures
+from testing.compose_fixtures import FIXTURES, RECORDINGS, VERSION_FILE
+
+RECORDER = Path(compose_fixtures.__file__)
+RECORD_COMMAND = "python -m testing.compose_fixtures"
 
 
 def _compose_answers() -> bool:

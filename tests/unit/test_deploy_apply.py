@@ -19,7 +19,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto_server import MotoServer, free_port, running
 from typer.testing import CliRunner
 
 from devtools.cli import app
@@ -28,6 +27,7 @@ from devtools.deploy.documents import write
 from devtools.deploy.render import render
 from devtools.deploy.settings import Options, resolve
 from devtools.stack.config import ComposeConfig
+from testing.moto_server import MotoServer, free_port, running
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGION = "eu-west-1"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from cli_harness import FakeDocker, compose_prefix, recorded_config
 from typer.testing import CliRunner
 
 from devtools.cli import _ErrorBoundary
 from devtools.commands import deploy
+from testing.cli_harness import FakeDocker, compose_prefix, recorded_config
 
 
 def make_app() -> typer.Typer:

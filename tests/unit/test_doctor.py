@@ -3,9 +3,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from cli_harness import FakeDocker
 
 from devtools.engine.fixes import parse_version
+from testing.cli_harness import FakeDocker
 
 VERSION = ["docker", "version", "--format", "{{json .}}"]
 CLIENT = '"Client":{"Version":"28.2.2","ApiVersion":"1.50"}'

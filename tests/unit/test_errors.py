@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_harness import FIXTURES, REPO, FakeDocker
 
 from devtools import proc
 from devtools.errors import DevtoolsError
+from testing.cli_harness import FIXTURES, REPO, FakeDocker
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_harness import FakeDocker, compose_prefix
 
 from devtools import gpu
 from devtools.gpu import Gpu, GpuReport, Layer, Status
 from devtools.stack.gpu import requests_gpus
+from testing.cli_harness import FakeDocker, compose_prefix
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 

@@ -7,9 +7,8 @@ import json
 import py_compile
 from pathlib import Path
 
-from cli_harness import FakeDocker, compose_args
-
 from devtools.stack import notebook as lab
+from testing.cli_harness import FakeDocker, compose_args
 
 SERVER_LIST = json.dumps(
     {"base_url": "/", "port": 8888, "root_dir": "/workspace", "token": "0123abcd", "url": "http://a1b2:8888/"}

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_harness import FakeDocker, recorded_config
 
 from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.progress import Board
@@ -17,6 +16,7 @@ from devtools.stack import prebuilt
 from devtools.stack.build_state import BuildState
 from devtools.stack.project import ComposeProject
 from devtools.stack.start import build_stale
+from testing.cli_harness import FakeDocker, recorded_config
 
 REGISTRY = "127.0.0.1:5001"
 

@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cli_harness import FakeDocker, recorded_config
-from moto_server import free_port
 
 from devtools.stack import challenger
 from devtools.stack.challenger import Thresholds
+from testing.cli_harness import FakeDocker, recorded_config
+from testing.moto_server import free_port
 
 MODEL = "digits-classifier"
 ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"

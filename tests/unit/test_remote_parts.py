@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_harness import FIXTURES
 
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack import forward, remote
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject, Variant
+from testing.cli_harness import FIXTURES
 
 RECORDED = FIXTURES / "compose_config_remote.yml"
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cli_harness import FIXTURES, REPO, FakeDocker, compose_prefix, recorded_config
+
+from testing.cli_harness import FIXTURES, REPO, FakeDocker, compose_prefix, recorded_config
 
 
 def test_ps_json_carries_every_column_of_the_table(docker: FakeDocker, cli) -> None:
@@ -111,7 +112,7 @@ def test_model_names_the_challenger_and_why_there_is_none(
 
 
 def test_model_when_serving_does_not_answer_is_exit_8(docker: FakeDocker, cli, stack_root: Path) -> None:
-    from moto_server import free_port
+    from testing.moto_server import free_port
 
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "dev").replace("8080", str(free_port())))
     result = cli("model")

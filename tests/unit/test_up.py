@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_harness import FakeDocker, compose_prefix
+from testing.cli_harness import FakeDocker, compose_prefix
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 UP = ["up", "--detach", "--wait", "--wait-timeout", "300"]

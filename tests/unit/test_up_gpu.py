@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_harness import FakeDocker, compose_prefix
 
 from devtools import gpu
 from devtools.gpu import Gpu, GpuReport, Layer, Status
+from testing.cli_harness import FakeDocker, compose_prefix
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 GPU_FILES = (*DEV_FILES, "docker-compose.gpu.yml")

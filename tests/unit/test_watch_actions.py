@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cli_harness import FakeDocker, compose_args
 
 from devtools.engine import api
 from devtools.engine.api import EngineApi
@@ -15,6 +14,7 @@ from devtools.stack.project import ComposeProject
 from devtools.watch.actions import Executor
 from devtools.watch.planner import Planned
 from devtools.watch.rules import Action, ServiceWatch, WatchRule
+from testing.cli_harness import FakeDocker, compose_args
 
 
 class FakeContainer:

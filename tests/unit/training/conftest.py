@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from training_helpers import Cli, clean_env, require
+
+from testing.training_helpers import Cli, clean_env, require
 
 SERVER_START_TIMEOUT_S = 180
 

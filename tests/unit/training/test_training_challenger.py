@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from training_helpers import Cli, require, unique
+
+from testing.training_helpers import Cli, require, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -113,7 +114,7 @@ def test_a_bad_challenger_alias_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_serving_follows_the_challenger_alias_training_sets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODEL_CHALLENGER_ALIAS", raising=False)
-    from serving.settings import Settings  # services/ is on sys.path (training_helpers)
+    from serving.settings import Settings  # services/ is on sys.path (pyproject: pythonpath)
 
     assert Settings.from_env().challenger_alias == DEFAULT_CHALLENGER_ALIAS
 

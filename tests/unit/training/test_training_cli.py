@@ -15,7 +15,8 @@ import pytest
 from training.__main__ import main
 from training.errors import EXIT_CODES, EXIT_DATA, EXIT_TRACKING, EXIT_USAGE, TrackingError
 from training.tracking import probe
-from training_helpers import REPO, SERVICES, Cli, clean_env, require
+
+from testing.training_helpers import REPO, SERVICES, Cli, clean_env, require
 
 
 def _one_line(stderr: str) -> str:

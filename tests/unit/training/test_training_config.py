@@ -16,7 +16,8 @@ from training.config import (
     SeedConfig,
     TrainConfig,
 )
-from training_helpers import REPO, SERVICES, clean_env
+
+from testing.training_helpers import REPO, SERVICES, clean_env
 
 # The compose files that may spell a default for serving's $MODEL_NAME / $MODEL_ALIAS.
 COMPOSE_FILES = sorted(REPO.glob("docker-compose*.yml"))
@@ -65,7 +66,7 @@ def test_train_and_seed_share_the_defaults() -> None:
 def test_serving_defaults_to_the_model_and_alias_training_registers(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MODEL_NAME", "MODEL_ALIAS"):
         monkeypatch.delenv(name, raising=False)
-    from serving.settings import Settings  # services/ is on sys.path (training_helpers)
+    from serving.settings import Settings  # services/ is on sys.path (pyproject: pythonpath)
 
     settings = Settings.from_env()
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from training_helpers import SERVICES, Cli, require, runs_of, unique
+
+from testing.training_helpers import SERVICES, Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 

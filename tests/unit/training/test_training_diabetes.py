@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from training_helpers import Cli, require, runs_of, unique
+
+from testing.training_helpers import Cli, require, runs_of, unique
 
 require("mlflow", "numpy", "sklearn", "pandas")
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from training_helpers import SERVICES, Cli, require, runs_of, unique
+
+from testing.training_helpers import SERVICES, Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
@@ -146,8 +147,9 @@ def test_a_node_whose_peers_never_come_is_one_line_and_exit_5(cli: Cli) -> None:
 def test_prepared_data_round_trips_through_s3(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require("moto", "boto3")
     import boto3
-    import moto_server
     from training.data import local_dir
+
+    from testing import moto_server
 
     with moto_server.running({}) as server:
         env = {

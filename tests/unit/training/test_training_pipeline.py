@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from training_helpers import require
+
+from testing.training_helpers import require
 
 require("numpy", "sklearn")
 

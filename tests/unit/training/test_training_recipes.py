@@ -22,7 +22,8 @@ from training.config import (
 from training.errors import EXIT_USAGE, UsageError
 from training.recipes import RECIPES, recipe_named, recipe_names
 from training.recipes.diabetes import DiabetesRecipe
-from training_helpers import SERVICES, Cli, clean_env, require
+
+from testing.training_helpers import SERVICES, Cli, clean_env, require
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from training_helpers import Cli, require, runs_of, unique
+from testing.training_helpers import Cli, require, runs_of, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 

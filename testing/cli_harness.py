@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from devtools import proc
 from devtools.cli import app
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "unit" / "fixtures"
 
 
 @dataclass

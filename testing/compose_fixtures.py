@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Records every `docker compose config` fixture under tests/unit/fixtures/ from the live Compose files.
 
-    python tests/unit/record_compose_fixtures.py            # rewrite the committed fixtures
-    python tests/unit/record_compose_fixtures.py --out DIR  # write them under DIR instead (the unit test)
+    python -m testing.compose_fixtures            # rewrite the committed fixtures
+    python -m testing.compose_fixtures --out DIR  # write them under DIR instead (the unit test)
 
 The rendering depends on nothing but the Compose files and the Compose version: the environment is
 minimal (no DEVTOOLS_*, MODEL_*, *_PORT or COMPOSE_* from the shell; DEVTOOLS_UID/GID fixed at 1000),
@@ -22,8 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "unit" / "fixtures"
 ROOT_MARK = "@ROOT@"
 # Where Compose believes the project is while rendering; replaced by ROOT_MARK.
 RENDER_ROOT = "/compose-fixture-root"
@@ -57,7 +57,7 @@ RECORDINGS = (
         header=(
             "# `docker compose config` of docker-compose.yml, x-ecs blocks (deploy/README.md) included\n"
             "# (DEVTOOLS_ECS_* unset, so their defaults show); @ROOT@ stands for the repository root.\n"
-            "# Recorded by tests/unit/record_compose_fixtures.py.\n"
+            "# Recorded by python -m testing.compose_fixtures.\n"
         ),
     ),
 )

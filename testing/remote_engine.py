@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 HOST_NAME = "remote-box"
 BRIDGE, BRIDGE_ADDRESS, BRIDGE_RANGE, POOL = "dtremote0", "10.213.0.1/24", "10.213.0.0/24", "10.214.0.0/16"
 

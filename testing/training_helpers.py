@@ -18,11 +18,10 @@ if TYPE_CHECKING:  # mlflow stays out of module level: collection works without 
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 SERVICES = REPO / "services"
-# The package is services/training, imported as `training` (in the container: /app/training).
-if str(SERVICES) not in sys.path:
-    sys.path.insert(0, str(SERVICES))
+# The package is services/training, imported as `training` (in the container: /app/training):
+# pyproject's pytest `pythonpath` puts services/ on sys.path.
 
 
 def require(*modules: str) -> None:

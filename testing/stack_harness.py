@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROJECT = "mlstack-test"
 MLFLOW_PORT = 15000
 SERVING_PORT = 18080
