@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devtools import gpu, registry
+from devtools import gpu
 from devtools.engine import facts, fixes
 from devtools.gpu import GpuReport, Status
+from devtools.registry import endpoint
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
@@ -82,9 +83,9 @@ def ports_held_by_stack(project: ComposeProject) -> set[int]:
     """Ports of this machine the stack holds: published by its containers, or, on a remote engine,
     forwarded to them by its SSH tunnel."""
     if project.remote:
-        from devtools.stack import forward
+        from devtools.remote import tunnel
 
-        return forward.open_ports(project)
+        return tunnel.open_ports(project)
     return {
         int(publisher["PublishedPort"])
         for row in project.containers(check=False)
@@ -121,26 +122,26 @@ def check_prebuilt(project: ComposeProject, config: ComposeConfig) -> Check:
     pull), asked of the registry through the engine."""
     from devtools.engine.api import EngineApi, RegistryAnswer
     from devtools.errors import DevtoolsError
-    from devtools.stack import prebuilt
+    from devtools.registry import prebuilt
     from devtools.stack.graph import with_build_bases
 
     name = "prebuilt images"
     try:
         target = prebuilt.configured()
     except DevtoolsError as error:
-        return Check(name, False, error.message, f"set {registry.ENV} to HOST[:PORT][/PATH]")
+        return Check(name, False, error.message, f"set {endpoint.ENV} to HOST[:PORT][/PATH]")
     if target is None:
-        return Check(name, True, f"no team registry ({registry.ENV} unset): `devtools up` builds every image here")
+        return Check(name, True, f"no team registry ({endpoint.ENV} unset): `devtools up` builds every image here")
     api, missing = EngineApi(), []
     images = prebuilt.wanted(project, config, with_build_bases(config, []))
     for image in images:
         try:
             api.distribution(image.remote(target, project.variant.value))
         except RegistryAnswer as answer:
-            meaning = registry.problem(str(answer))
-            if meaning != registry.NOT_THERE:
+            meaning = endpoint.problem(str(answer))
+            if meaning != endpoint.NOT_THERE:
                 return Check(
-                    name, False, f"{target} {meaning or str(answer)[:120]}", registry.fix(meaning or "", target)
+                    name, False, f"{target} {meaning or str(answer)[:120]}", endpoint.fix(meaning or "", target)
                 )
             missing.append(image.service)
     found = f"{len(images) - len(missing)} of {len(images)} in {target} for these inputs"

@@ -21,8 +21,8 @@ def down(
         args.append("--volumes")
     project = ComposeProject.prod() if prod else ComposeProject.dev()
     if project.remote:
-        from devtools.stack import forward
+        from devtools.remote import tunnel
 
-        forward.close(project)  # the SSH tunnel to a remote engine's ports
+        tunnel.close(project)  # the SSH tunnel to a remote engine's ports
     # Compose removes the volumes of the files it is given: the prod stack's are not in the dev files.
     project.run(*args)

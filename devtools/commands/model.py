@@ -15,7 +15,7 @@ def model(
     smoke test). Exit 8 when serving does not answer."""
     import json
 
-    from devtools.stack import served
+    from devtools.models import served
     from devtools.stack.project import ComposeProject
 
     status = served.model_status(ComposeProject.dev())

@@ -22,7 +22,7 @@ def notebook(
     """Start JupyterLab (or find the one running) and print its URL with the token. The kernel is the
     training image's Python; MLFLOW_TRACKING_URI and SERVING_URL point at the stack, services/ is
     importable, and notebooks are saved in your checkout. Port: NOTEBOOK_PORT (8888)."""
-    from devtools.stack import notebook as lab
+    from devtools.notebook import lab as lab
     from devtools.stack.project import ComposeProject
 
     project = ComposeProject.dev()

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from devtools.commands.seed import RECIPE_OPTION, recipe_args
-from devtools.stack.jobs import run_job
+from devtools.jobs.run import run_job
 from devtools.stack.project import ComposeProject
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from devtools.stack.challenger import Check
+    from devtools.models.judging import Check
 
 
 def _positive(value: float) -> float:
@@ -76,18 +76,18 @@ def promote(
     import json
 
     from devtools.errors import DevtoolsError, ExitCode
-    from devtools.stack import challenger, mlflow_api, promotion, served
+    from devtools.models import judging, mlflow_api, promotion, served
     from devtools.stack.project import ComposeProject
 
     urls = served.origins(ComposeProject.dev())
     serving = served.published(urls)
     comparison = served.ask(serving, "/comparison")
-    refused = challenger.refusal(comparison)
+    refused = judging.refusal(comparison)
     if refused:
         raise DevtoolsError(refused, ExitCode.PROMOTE_REFUSED)
-    limits = challenger.Thresholds(min_requests, min_agreement, max_error_rate, max_p99_ratio)
-    results = challenger.checks(comparison, limits)
-    failed = challenger.failures(results)
+    limits = judging.Thresholds(min_requests, min_agreement, max_error_rate, max_p99_ratio)
+    results = judging.checks(comparison, limits)
+    failed = judging.failures(results)
     outcome = {"comparison": comparison, "checks": [check.as_json() for check in results]}
 
     def show_json(**more: Any) -> None:
@@ -95,7 +95,7 @@ def promote(
             typer.echo(json.dumps({**outcome, **more}, indent=2))
 
     if not json_output:
-        for line in [*challenger.table(comparison), "checks:", *challenger.verdicts(results)]:
+        for line in [*judging.table(comparison), "checks:", *judging.verdicts(results)]:
             typer.echo(line)
     if failed and not force:
         show_json(promoted=False, forced=False, version=None)
@@ -103,7 +103,7 @@ def promote(
     if failed and not json_output:
         typer.echo(f"--force: promoting although {_which(failed)}")
 
-    pair = challenger.Pair.of(comparison)
+    pair = judging.Pair.of(comparison)
     model, alias, version = pair.model, pair.champion_alias, str(pair.challenger)
     previous = promotion.move_champion(mlflow_api.MlflowApi(served.published(urls, mlflow_api.SERVICE)), pair)
     was = f"was {previous}" if previous else "no champion before"

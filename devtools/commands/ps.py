@@ -72,9 +72,9 @@ def ps(
     rows = project.containers()
     forwards: list[str] = []
     if project.remote:
-        from devtools.stack import forward
+        from devtools.remote import tunnel
 
-        forwards = forward.status(project)
+        forwards = tunnel.status(project)
     sources = BuildState(project).source
     if json_output:
         typer.echo(as_json(rows, sources, forwards))
@@ -84,9 +84,9 @@ def ps(
         return
     typer.echo(format_table(rows, sources))
     if project.remote:
-        from devtools.stack import forward
+        from devtools.remote import tunnel
 
-        lines = forward.status(project)
+        lines = tunnel.status(project)
         typer.echo("\nForwarded to this machine over SSH:" if lines else "\nNo ports forwarded from the remote engine.")
         for line in lines:
             typer.echo(f"  {line}")

@@ -73,7 +73,7 @@ def release(
     it); 9 when the registry is unreachable, refuses the login or the push, or holds another digest;
     10 when the scan finds something fixable.
     """
-    from devtools import registry as registries
+    from devtools.registry import endpoint
     from devtools.release import publish
     from devtools.stack import images
     from devtools.stack.project import find_root
@@ -86,9 +86,9 @@ def release(
                 ExitCode.USAGE,
             )
         from devtools.progress import Board
-        from devtools.stack import prebuilt
+        from devtools.registry import prebuilt
 
-        target = registries.resolve(registry)
+        target = endpoint.resolve(registry)
         with Board() as board:
             lines = prebuilt.publish(target, services or [], board)
         for line in lines:

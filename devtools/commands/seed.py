@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from devtools.stack.jobs import run_job
+from devtools.jobs.run import run_job
 from devtools.stack.project import ComposeProject
 
 # Which model recipe (services/training/recipes): digits (the demo) unless TRAINING_RECIPE says otherwise.

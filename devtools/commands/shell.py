@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.stack.jobs import strip_separator, tty_flags
+from devtools.jobs.run import strip_separator, tty_flags
 from devtools.stack.project import ComposeProject
 
 # bash where the image has it, sh otherwise.

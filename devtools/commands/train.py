@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
+from devtools.jobs.run import run_job, strip_separator
 from devtools.stack.gpu import ALL_GPUS, GpuMode, choose_gpu, require_running_gpus
-from devtools.stack.jobs import run_job, strip_separator
 from devtools.stack.project import ComposeProject
 
 
@@ -60,7 +60,7 @@ def train(
                 typer.echo(choice.note, err=True)
             project = choice.project
     if nodes > 1:
-        from devtools.stack.nodes import run_nodes
+        from devtools.jobs.nodes import run_nodes
 
         urls = {name: url for name, _, url in project.config().published_urls()}
         mlflow = urls["mlflow"].rstrip("/") if "mlflow" in urls else None

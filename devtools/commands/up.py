@@ -37,7 +37,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
-    from devtools.stack import served
+    from devtools.models import served
     from devtools.stack.start import start  # build state and hashing: not needed for --help
 
     if prod and (gpu is not None or watch):

@@ -24,8 +24,8 @@ from devtools.deploy import envfile, local_compose
 from devtools.deploy.aws import Aws
 from devtools.deploy.bundle import Bundle, Workload
 from devtools.deploy.settings import PLACEHOLDER
+from devtools.engine import diagnose
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.stack import diagnose
 from devtools.stack.project import ComposeProject
 
 DEFAULT_SECRETS = Path("deploy") / "local-secrets.env"

@@ -1,6 +1,6 @@
 """The host of an engine reached over SSH (ssh://user@host:port), and how to run ssh to it: as the
 docker CLI does (the same `ssh` program, so ~/.ssh/config applies), for port forwards
-(devtools.stack.forward) and GPU host probes (devtools.gpu.probes)."""
+(devtools.remote.tunnel) and GPU host probes (devtools.gpu.probes)."""
 
 from __future__ import annotations
 

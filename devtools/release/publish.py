@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import proc, registry
+from devtools import proc
 from devtools.deploy.spec import build_base_images
 from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.registry import endpoint
 from devtools.release import manifest, sbom, scan
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
@@ -72,7 +73,7 @@ def release(
 ) -> tuple[Release, Path]:
     """Build, scan, push and record. `platforms`: none builds the engine's own; several push one image
     index per service, its members tagged TAG-ARCH beside it."""
-    target = registry.resolve(registry_option)
+    target = endpoint.resolve(registry_option)
     project = ComposeProject.prod()
     revision = Revision.of(project.root)
     if revision.commit is None or revision.tag is None:
@@ -183,7 +184,7 @@ def _push(image: LocalImage, target: str, api: EngineApi, report: Report) -> str
 def _push_index(name: str, members: Sequence[str], platforms: Sequence[str], target: str, api: EngineApi) -> str:
     """One image index over the pushed per-platform images (the docker CLI's manifest commands); returns
     its digest, once the registry answers the same one with every platform."""
-    insecure = ["--insecure"] if registry.is_loopback(target) else []  # plain HTTP, as the engine uses
+    insecure = ["--insecure"] if endpoint.is_loopback(target) else []  # plain HTTP, as the engine uses
     # A list left in the CLI's local store by an interrupted release would make `create` refuse.
     proc.run(["docker", "manifest", "rm", name], capture=True, check=False)
     for argv in (
@@ -230,10 +231,10 @@ def _engine_digest(remote: str) -> str:
 
 
 def _push_failure(remote: str, target: str, stderr: str) -> DevtoolsError:
-    meaning = registry.problem(stderr)
-    if meaning is not None and meaning != registry.NOT_THERE:
+    meaning = endpoint.problem(stderr)
+    if meaning is not None and meaning != endpoint.NOT_THERE:
         return DevtoolsError(
-            f"push of {remote} failed: {target} {meaning}; {registry.fix(meaning, target)}; nothing was released "
+            f"push of {remote} failed: {target} {meaning}; {endpoint.fix(meaning, target)}; nothing was released "
             "(a rerun resumes)",
             ExitCode.REGISTRY,
         )

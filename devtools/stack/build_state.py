@@ -43,7 +43,7 @@ def build_inputs(root: Path, service: dict[str, Any]) -> list[Path]:
 
 # Build settings that never change what is built: where it is built from on disk, where cached
 # layers may come from, metadata. Left out, so the fingerprint is the same on every machine and with
-# or without a team registry (prebuilt images are found by it: devtools.stack.prebuilt).
+# or without a team registry (prebuilt images are found by it: devtools.registry.prebuilt).
 _NOT_CONTENT = frozenset({"context", "cache_from", "cache_to", "labels"})
 
 

@@ -32,7 +32,7 @@ BASE_FILE = "docker-compose.yml"
 DEV_FILE = "docker-compose.dev.yml"
 GPU_FILE = "docker-compose.gpu.yml"
 # The dev stack on an engine that cannot see this checkout: no bind mounts (the source is synced into
-# volumes) and ports forwarded over SSH (devtools.stack.remote).
+# volumes) and ports forwarded over SSH (devtools.remote.mirror).
 REMOTE_FILE = "docker-compose.remote.yml"
 # Written by `devtools deploy run-local` from the rendered task definitions (devtools/deploy/local_compose.py),
 # one per project name: build/<project>-ecs-local/docker-compose.yml.

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from devtools.engine import facts
 from devtools.progress import Board
-from devtools.stack import forward, prebuilt, remote
+from devtools.registry import prebuilt
+from devtools.remote import mirror, tunnel
 from devtools.stack.build_state import BuildState
 from devtools.stack.config import ComposeConfig
 from devtools.stack.graph import with_dependencies
@@ -63,12 +64,12 @@ def _start_remote(
     project.run("up", "--no-start", "--no-build", *services)
     used = {str(volume.get("source")) for name in started for volume in config.services[name].get("volumes") or []}
     with Board() as board:
-        remote.mirror(
-            config, [root for root in remote.sync_roots(project, config) if root.key in used], project.root, board
+        mirror.mirror(
+            config, [root for root in mirror.sync_roots(project, config) if root.key in used], project.root, board
         )
     project.run(*up_args, *services)
     local = replace(project, remote=False).config()
-    forwards = forward.planned(project, local, started)
+    forwards = tunnel.planned(project, local, started)
     if forwards:
-        forward.open_forwards(project, facts.current().remote or "", forwards)
+        tunnel.open_forwards(project, facts.current().remote or "", forwards)
     return [(name, title, url) for name, title, url in local.published_urls() if name in started]

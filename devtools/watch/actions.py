@@ -93,9 +93,9 @@ class Executor:
         """On a remote engine a container started again publishes at new ports: the tunnel follows."""
         if self.project.remote:
             from devtools.engine import facts
-            from devtools.stack import forward
+            from devtools.remote import tunnel
 
-            forward.ensure(self.project, facts.current().remote or "", refresh=True)
+            tunnel.ensure(self.project, facts.current().remote or "", refresh=True)
             self.engine.reconnect()
 
     def _signal_reload(self, service: str, signal: str, edited_at: float, timeout_s: float = 20.0) -> Outcome:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.remote.mirror import Syncer, engine_api, sync_roots
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
-from devtools.stack.remote import Syncer, engine_api, sync_roots
 from devtools.watch.actions import Executor
 from devtools.watch.planner import Debouncer, Planned, Planner
 from devtools.watch.rules import ServiceWatch, load_watch
@@ -66,7 +66,7 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
     planner = Planner(project.root, watches)
     planner.prime()
     # A remote engine cannot see the checkout: each change is copied in first, and every call goes
-    # through the project's SSH tunnel (devtools.stack.remote).
+    # through the project's SSH tunnel (devtools.remote.mirror).
     executor = Executor(project, watches, engine=engine_api(project) if project.remote else None)
     syncer = Syncer(project, sync_roots(project, config), executor.engine) if project.remote else None
     events: queue.Queue[tuple[Path, float]] = queue.Queue()

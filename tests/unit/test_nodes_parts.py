@@ -12,8 +12,8 @@ import pytest
 
 from devtools import proc
 from devtools.errors import DevtoolsError
-from devtools.stack import nodes as nodes_module
-from devtools.stack.nodes import Node, run_nodes
+from devtools.jobs import nodes as nodes_module
+from devtools.jobs.nodes import Node, run_nodes
 from devtools.stack.project import ComposeProject
 
 

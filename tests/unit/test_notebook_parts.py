@@ -7,7 +7,7 @@ import json
 import py_compile
 from pathlib import Path
 
-from devtools.stack import notebook as lab
+from devtools.notebook import lab as lab
 from testing.cli_harness import FakeDocker, compose_args
 
 SERVER_LIST = json.dumps(

@@ -12,7 +12,7 @@ import pytest
 
 from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.progress import Board
-from devtools.stack import prebuilt
+from devtools.registry import prebuilt
 from devtools.stack.build_state import BuildState
 from devtools.stack.project import ComposeProject
 from devtools.stack.start import build_stale

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools import proc, registry
+from devtools import proc
 from devtools.deploy import render as render_module
 from devtools.deploy.arch import Arch
 from devtools.deploy.render import render
 from devtools.deploy.settings import Options, resolve
 from devtools.engine.api import Distribution
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.registry import endpoint
 from devtools.release import manifest, publish
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
@@ -52,16 +53,16 @@ def a_release(repositories: dict[str, str] = DIGESTS, platforms: tuple[str, ...]
 
 
 def test_the_registry_comes_from_the_option_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(registry.ENV, raising=False)
+    monkeypatch.delenv(endpoint.ENV, raising=False)
     with pytest.raises(DevtoolsError) as missing:
-        registry.resolve(None)
+        endpoint.resolve(None)
     assert missing.value.code is ExitCode.USAGE and "DEVTOOLS_REGISTRY" in missing.value.message
-    monkeypatch.setenv(registry.ENV, "127.0.0.1:5001/")
-    assert registry.resolve(None) == "127.0.0.1:5001"
-    assert registry.resolve("ghcr.io/team") == "ghcr.io/team"
+    monkeypatch.setenv(endpoint.ENV, "127.0.0.1:5001/")
+    assert endpoint.resolve(None) == "127.0.0.1:5001"
+    assert endpoint.resolve("ghcr.io/team") == "ghcr.io/team"
     with pytest.raises(DevtoolsError, match="without a scheme"):
-        registry.resolve("https://127.0.0.1:5001")
-    assert registry.is_loopback("127.0.0.1:5001") and not registry.is_loopback(REGISTRY)
+        endpoint.resolve("https://127.0.0.1:5001")
+    assert endpoint.is_loopback("127.0.0.1:5001") and not endpoint.is_loopback(REGISTRY)
 
 
 def test_the_manifest_round_trips_with_references_by_digest(tmp_path: Path) -> None:

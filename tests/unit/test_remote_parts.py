@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.stack import forward, remote
+from devtools.remote import mirror, tunnel
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject, Variant
 from testing.cli_harness import FIXTURES
@@ -31,7 +31,7 @@ def remote_config(root: Path) -> ComposeConfig:
 def test_the_remote_override_syncs_the_bind_mounted_folders_into_volumes(tmp_path: Path) -> None:
     config = remote_config(tmp_path)
     project = ComposeProject(tmp_path, "mlstack", remote=True)
-    assert [(r.service, r.path, r.target, r.key, r.volume) for r in remote.sync_roots(project, config)] == [
+    assert [(r.service, r.path, r.target, r.key, r.volume) for r in mirror.sync_roots(project, config)] == [
         ("serving", tmp_path / "services/serving", "/app/serving", "serving-src", "mlstack_serving-src"),
         ("training", tmp_path / "services/training", "/app/training", "training-src", "mlstack_training-src"),
     ]
@@ -44,14 +44,14 @@ def test_the_remote_override_syncs_the_bind_mounted_folders_into_volumes(tmp_pat
     assert ComposeProject(tmp_path, "mlstack", Variant.PROD, remote=True).files == (tmp_path / "docker-compose.yml",)
 
 
-def checkout(tmp_path: Path) -> remote.SyncRoot:
+def checkout(tmp_path: Path) -> mirror.SyncRoot:
     folder = tmp_path / "services" / "serving"
     (folder / "__pycache__").mkdir(parents=True)
     (folder / "app.py").write_text("print('app')\n")
     (folder / "model.bin").write_bytes(bytes(range(256)) * 8)  # binary: copied as it is
     (folder / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
     (folder / "app.py.swp").write_text("vim")
-    return remote.SyncRoot("serving", folder, "/app/serving", "serving-src", "mlstack_serving-src")
+    return mirror.SyncRoot("serving", folder, "/app/serving", "serving-src", "mlstack_serving-src")
 
 
 def members(data: bytes) -> dict[str, tarfile.TarInfo]:
@@ -61,15 +61,15 @@ def members(data: bytes) -> dict[str, tarfile.TarInfo]:
 
 def test_an_archive_holds_the_files_by_rule_as_the_dev_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = checkout(tmp_path)
-    monkeypatch.setattr(remote, "host_ids", lambda: (1234, 1235))
-    packed = remote.archive(root, remote.files_under(tmp_path, root.path), tmp_path)
+    monkeypatch.setattr(mirror, "host_ids", lambda: (1234, 1235))
+    packed = mirror.archive(root, mirror.files_under(tmp_path, root.path), tmp_path)
     held = members(packed.data)
     assert sorted(held) == ["app.py", "model.bin"] and packed.files == 2  # no cache, no editor swap file
     assert {(m.uid, m.gid) for m in held.values()} == {(1234, 1235)}
-    monkeypatch.setenv(remote.SYNC_LIMIT_ENV, "0.001")  # ~1 KB: the 2 KB binary is over it
-    packed = remote.archive(root, [root.path / "app.py", root.path / "model.bin"], tmp_path)
+    monkeypatch.setenv(mirror.SYNC_LIMIT_ENV, "0.001")  # ~1 KB: the 2 KB binary is over it
+    packed = mirror.archive(root, [root.path / "app.py", root.path / "model.bin"], tmp_path)
     assert sorted(members(packed.data)) == ["app.py"]
-    assert packed.skipped == [f"services/serving/model.bin (0 MB > the 0 MB of {remote.SYNC_LIMIT_ENV})"]
+    assert packed.skipped == [f"services/serving/model.bin (0 MB > the 0 MB of {mirror.SYNC_LIMIT_ENV})"]
 
 
 class Engine:
@@ -105,7 +105,7 @@ class Engine:
 def test_the_watcher_copies_changes_removes_deletions_and_keeps_them_while_the_link_is_down(tmp_path: Path) -> None:
     root = checkout(tmp_path)
     engine = Engine()
-    syncer = remote.Syncer(ComposeProject(tmp_path, "mlstack", remote=True), [root], engine)  # type: ignore[arg-type]
+    syncer = mirror.Syncer(ComposeProject(tmp_path, "mlstack", remote=True), [root], engine)  # type: ignore[arg-type]
     app, gone = root.path / "app.py", root.path / "old.py"
     lines, done = syncer.push([app, gone, tmp_path / "README.md"])  # README.md: not under a synced folder
     assert engine.copied == [("/app/serving", ["app.py"])]
@@ -132,39 +132,37 @@ def test_a_tunnel_to_a_port_taken_here_is_refused_before_ssh_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[list[str]] = []
-    monkeypatch.setattr(forward.proc, "spawn", lambda argv, log: started.append(list(argv)))
+    monkeypatch.setattr(tunnel.proc, "spawn", lambda argv, log: started.append(list(argv)))
     project = ComposeProject(tmp_path, "mlstack", remote=True)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = f"127.0.0.1:{holder.getsockname()[1]}"
         with pytest.raises(DevtoolsError) as error:
-            forward.open_forwards(
-                project, "ssh://me@gpu-box:2222", [forward.Forward("mlflow", taken, "127.0.0.1:32768")]
-            )
+            tunnel.open_forwards(project, "ssh://me@gpu-box:2222", [tunnel.Forward("mlflow", taken, "127.0.0.1:32768")])
     assert error.value.code is ExitCode.PORT_IN_USE and not started
     assert error.value.message.startswith(f"port {taken} on this machine is already in use, so mlflow on gpu-box")
     with pytest.raises(DevtoolsError, match="over SSH only") as error:
-        forward.open_forwards(project, "tcp://gpu-box:2376", [])
+        tunnel.open_forwards(project, "tcp://gpu-box:2376", [])
     assert error.value.code is ExitCode.USAGE
 
 
 def test_ps_lines_come_from_the_tunnels_record(tmp_path: Path) -> None:
     project = ComposeProject(tmp_path, "mlstack", remote=True)
-    state = forward.state_path(project)
+    state = tunnel.state_path(project)
     state.parent.mkdir(parents=True)
     forwards = [{"service": "serving", "local": "127.0.0.1:8080", "remote": "127.0.0.1:32769"}]
     state.write_text(json.dumps({"pid": 2**22 + 7, "host": "me@gpu-box:2222", "forwards": forwards}))
-    assert forward.status(project) == [
+    assert tunnel.status(project) == [
         "127.0.0.1:8080 -> me@gpu-box:2222 127.0.0.1:32769 (serving, tunnel closed: `devtools up` opens it again)"
     ]
-    assert not forward.close(project) and not state.exists()  # a dead tunnel's record is dropped
+    assert not tunnel.close(project) and not state.exists()  # a dead tunnel's record is dropped
 
 
 def test_a_tunnel_down_closed_is_not_opened_again_by_a_watcher(tmp_path: Path) -> None:
     project = ComposeProject(tmp_path, "mlstack", remote=True)
     with pytest.raises(DevtoolsError) as error:
-        forward.ensure(project, "ssh://me@gpu-box:2222")
+        tunnel.ensure(project, "ssh://me@gpu-box:2222")
     assert error.value.code is ExitCode.NOT_RUNNING and "`devtools up` opens it again" in error.value.message
 
 
@@ -174,20 +172,20 @@ def test_a_tunnel_that_cannot_open_again_yet_is_tried_again_later(
     """The link is down: reopening fails (and closes the old record first); the record must stay, so the
     watcher's next try, once the link is back, opens it rather than calling the stack down."""
     project = ComposeProject(tmp_path, "mlstack", remote=True)
-    state = forward.state_path(project)
+    state = tunnel.state_path(project)
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"pid": 0, "host": "me@gpu-box", "engine": "unix:///tmp/x.sock", "forwards": []}))
     attempts: list[str] = []
 
-    def link_down(project: ComposeProject, endpoint: str, forwards: list[forward.Forward]) -> int:
-        forward.close(project)
+    def link_down(project: ComposeProject, endpoint: str, forwards: list[tunnel.Forward]) -> int:
+        tunnel.close(project)
         attempts.append(endpoint)
         raise DevtoolsError("the SSH tunnel to me@gpu-box did not open", ExitCode.DOCKER_UNAVAILABLE)
 
-    monkeypatch.setattr(forward, "open_forwards", link_down)
+    monkeypatch.setattr(tunnel, "open_forwards", link_down)
     monkeypatch.setattr(ComposeProject, "config", lambda self: ComposeConfig({"services": {}}))
     for _ in range(2):
         with pytest.raises(DevtoolsError) as error:
-            forward.ensure(project, "ssh://me@gpu-box")
+            tunnel.ensure(project, "ssh://me@gpu-box")
         assert error.value.code is ExitCode.DOCKER_UNAVAILABLE  # lost, kept trying: not NOT_RUNNING
     assert len(attempts) == 2 and json.loads(state.read_text())["host"] == "me@gpu-box"

@@ -123,10 +123,10 @@ def test_devtools_promote_moves_the_aliases_training_set_on_a_real_mlflow(
     config: TrainConfig, client: MlflowClient
 ) -> None:
     # devtools speaks MLflow's REST API without mlflow: the requests it sends, checked by the real server.
-    mlflow_api = pytest.importorskip("devtools.stack.mlflow_api")
+    mlflow_api = pytest.importorskip("devtools.models.mlflow_api")
     from devtools.errors import DevtoolsError
-    from devtools.stack.challenger import Pair
-    from devtools.stack.promotion import move_champion
+    from devtools.models.judging import Pair
+    from devtools.models.promotion import move_champion
 
     name = unique("promote")
     champion = train(replace(config, model_name=name))

@@ -24,9 +24,9 @@ PROFILE = "notebook"
 CONTAINER_PORT = 8888
 CELL_TIMEOUT_ENV = "NOTEBOOK_CELL_TIMEOUT"  # seconds a cell may run headless (the runner's default: 600)
 WORKSPACE = "/workspace"  # where the checkout is mounted in the notebook container
-RUNNER = Path(__file__).with_name("notebook_runner.py")
+RUNNER = Path(__file__).with_name("runner.py")
 
-# What the runner's exit codes mean (notebook_runner.py sets them; its last stderr line says why).
+# What the runner's exit codes mean (runner.py sets them; its last stderr line says why).
 _RUNNER_FAILED = {
     1: ExitCode.FAILURE,  # a cell raised
     3: ExitCode.UNHEALTHY,  # the kernel died (out of memory, a native crash, os._exit)

@@ -2,7 +2,7 @@
 as `python -c` (devtools never imports it; nbclient and the kernel live in the training dev image).
 
 One line per cell on stderr as it finishes; on failure a last line `error: <why and the fix>` and an
-exit code devtools maps to its own (devtools/stack/notebook.py): 1 a cell raised, 3 the kernel died,
+exit code devtools maps to its own (devtools/notebook/lab.py): 1 a cell raised, 3 the kernel died,
 4 a cell ran past the timeout. The notebook file is not changed.
 """
 

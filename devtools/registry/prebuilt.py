@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from devtools import proc, registry
+from devtools import proc
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.progress import Board
+from devtools.registry import endpoint
 from devtools.stack.build_state import fingerprint
 from devtools.stack.config import ComposeConfig
 from devtools.stack.graph import with_build_bases
@@ -37,7 +38,7 @@ _TAG_HEX = 32  # 128 bits of the fingerprint in the tag; the label holds all of 
 
 def configured() -> str | None:
     """The team registry prebuilt images come from (DEVTOOLS_REGISTRY), or None when none is set."""
-    return registry.resolve(None) if os.environ.get(registry.ENV, "").strip() else None
+    return endpoint.resolve(None) if os.environ.get(endpoint.ENV, "").strip() else None
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,13 @@ def _fetch_one(target: str, image: Wanted, variant: str, board: Board) -> tuple[
     board.set(image.service, f"pulling {remote}")
     done = proc.run(["docker", "pull", "-q", remote], capture=True, check=False)
     if done.returncode != 0:
-        meaning = registry.problem(done.stderr)
-        if meaning in (registry.NOT_LOGGED_IN, registry.REFUSED, registry.UNREACHABLE):
+        meaning = endpoint.problem(done.stderr)
+        if meaning in (endpoint.NOT_LOGGED_IN, endpoint.REFUSED, endpoint.UNREACHABLE):
             board.set(image.service, f"registry {meaning}: building", done=True)
-            return "", f"prebuilt images: {target} {meaning} ({registry.fix(meaning, target)}); building locally"
+            return "", f"prebuilt images: {target} {meaning} ({endpoint.fix(meaning, target)}); building locally"
         if "no matching manifest" in done.stderr:  # published for other architectures only
             board.set(image.service, "no prebuilt image for this platform: building", done=True)
-        elif meaning == registry.NOT_THERE:
+        elif meaning == endpoint.NOT_THERE:
             board.set(image.service, "no prebuilt image for these inputs: building", done=True)
         else:
             said = done.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -153,8 +154,8 @@ def publish(target: str, services: Sequence[str], board: Board) -> list[str]:
             board.set(image.service, f"pushing {tag}")
             done = proc.run(["docker", "push", "-q", tag], capture=True, check=False)
             if done.returncode != 0:
-                meaning = registry.problem(done.stderr)
-                why = f"{target} {meaning}; {registry.fix(meaning, target)}" if meaning else done.stderr.strip()[-300:]
+                meaning = endpoint.problem(done.stderr)
+                why = f"{target} {meaning}; {endpoint.fix(meaning, target)}" if meaning else done.stderr.strip()[-300:]
                 raise DevtoolsError(f"push of {tag} failed: {why}", ExitCode.REGISTRY)
         board.set(image.service, f"pushed {_digest_reference(pushed)}", done=True)
         lines.append(f"{image.service}: {pushed} (and :{CACHE_TAG})")

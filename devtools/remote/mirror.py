@@ -28,7 +28,7 @@ from devtools.engine import facts
 from devtools.engine.api import EngineApi, cli_client, client_at
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.progress import Board
-from devtools.stack import forward
+from devtools.remote import tunnel
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject, host_ids
 from devtools.watch.planner import is_ignored
@@ -134,7 +134,7 @@ def engine_api(project: ComposeProject) -> EngineApi:
     endpoint = facts.current().remote or ""
 
     def connect() -> Any:
-        url = forward.ensure(project, endpoint)  # a tunnel that cannot open: DOCKER_UNAVAILABLE, kept trying
+        url = tunnel.ensure(project, endpoint)  # a tunnel that cannot open: DOCKER_UNAVAILABLE, kept trying
         return client_at(url) if url else cli_client()  # a remote engine without a unix socket: ssh:// itself
 
     return EngineApi(connect=connect)

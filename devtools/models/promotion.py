@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.stack import served
-from devtools.stack.challenger import Pair
-from devtools.stack.mlflow_api import MlflowApi
+from devtools.models import served
+from devtools.models.judging import Pair
+from devtools.models.mlflow_api import MlflowApi
 
 POLL_S = 0.5
 
