@@ -9,13 +9,14 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import gpu
 from devtools.engine import facts, fixes
 from devtools.gpu import GpuReport, Status
 from devtools.registry import endpoint
+from devtools.remote.site import Site, site_of
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
@@ -79,22 +80,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def ports_held_by_stack(project: ComposeProject) -> set[int]:
-    """Ports of this machine the stack holds: published by its containers, or, on a remote engine,
-    forwarded to them by its SSH tunnel."""
-    if project.remote:
-        from devtools.remote import tunnel
-
-        return tunnel.open_ports(project)
-    return {
-        int(publisher["PublishedPort"])
-        for row in project.containers(check=False)
-        for publisher in row.get("Publishers") or []
-        if publisher.get("PublishedPort")
-    }
-
-
-def check_ports(project: ComposeProject, ports: Iterable[int]) -> list[Check]:
+def check_ports(project: ComposeProject, site: Site, ports: Iterable[int]) -> list[Check]:
+    """Each port free, or held by this stack (published by its containers, or forwarded to them by a
+    remote engine's SSH tunnel)."""
     held: set[int] | None = None
     results = []
     for port in ports:
@@ -102,7 +90,7 @@ def check_ports(project: ComposeProject, ports: Iterable[int]) -> list[Check]:
             results.append(Check(f"port {port}", True, "free"))
             continue
         if held is None:
-            held = ports_held_by_stack(project)
+            held = site.held_ports(project)
         if port in held:
             results.append(Check(f"port {port}", True, f"held by this stack ({project.name})"))
         else:
@@ -123,6 +111,7 @@ def check_prebuilt(project: ComposeProject, config: ComposeConfig) -> Check:
     from devtools.engine.api import EngineApi, RegistryAnswer
     from devtools.errors import DevtoolsError
     from devtools.registry import prebuilt
+    from devtools.stack.build_state import wanted
     from devtools.stack.graph import with_build_bases
 
     name = "prebuilt images"
@@ -133,10 +122,10 @@ def check_prebuilt(project: ComposeProject, config: ComposeConfig) -> Check:
     if target is None:
         return Check(name, True, f"no team registry ({endpoint.ENV} unset): `devtools up` builds every image here")
     api, missing = EngineApi(), []
-    images = prebuilt.wanted(project, config, with_build_bases(config, []))
+    images = wanted(project, config, with_build_bases(config, []))
     for image in images:
         try:
-            api.distribution(image.remote(target, project.variant.value))
+            api.distribution(prebuilt.tag_in(target, image, project.variant.value))
         except RegistryAnswer as answer:
             meaning = endpoint.problem(str(answer))
             if meaning != endpoint.NOT_THERE:
@@ -174,9 +163,8 @@ def run_all(project_factory: Callable[[], ComposeProject]) -> list[Check]:
     if all(check.ok for check in results[:3]):
         project = project_factory()
         config = project.config()
-        # The ports this machine uses: on a remote engine, the ones its tunnel forwards (the local files').
-        ports = (replace(project, remote=False).config() if project.remote else config).published_ports()
-        results += check_ports(project, ports)
+        site = site_of(project)
+        results += check_ports(project, site, site.seen_here(project, config).published_ports())
         results.append(check_prebuilt(project, config))
         results += gpu_checks(gpu.detect(smoke=True))
     return results

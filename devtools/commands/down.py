@@ -19,10 +19,9 @@ def down(
     args = ["down", "--remove-orphans"]
     if volumes:
         args.append("--volumes")
-    project = ComposeProject.prod() if prod else ComposeProject.dev()
-    if project.remote:
-        from devtools.remote import tunnel
+    from devtools.remote.site import site_of
 
-        tunnel.close(project)  # the SSH tunnel to a remote engine's ports
+    project = ComposeProject.prod() if prod else ComposeProject.dev()
+    site_of(project).close(project)  # a remote engine's SSH tunnel; nothing on this machine's engine
     # Compose removes the volumes of the files it is given: the prod stack's are not in the dev files.
     project.run(*args)

@@ -66,27 +66,23 @@ def ps(
 ) -> None:
     """Show each service's state, health, published ports, and where its image came from (built
     here, or pulled from the team registry: `devtools up` with DEVTOOLS_REGISTRY)."""
+    from devtools.remote.site import site_of
     from devtools.stack.build_state import BuildState
 
     project = ComposeProject.dev()
     rows = project.containers()
-    forwards: list[str] = []
-    if project.remote:
-        from devtools.remote import tunnel
-
-        forwards = tunnel.status(project)
+    forwards = site_of(project).forwards(project)  # None: an engine on this machine forwards nothing
     sources = BuildState(project).source
     if json_output:
-        typer.echo(as_json(rows, sources, forwards))
+        typer.echo(as_json(rows, sources, forwards or []))
         return
     if not rows:
         typer.echo("The stack is not running; start it with 'devtools up'.")
         return
     typer.echo(format_table(rows, sources))
-    if project.remote:
-        from devtools.remote import tunnel
-
-        lines = tunnel.status(project)
-        typer.echo("\nForwarded to this machine over SSH:" if lines else "\nNo ports forwarded from the remote engine.")
-        for line in lines:
+    if forwards is not None:
+        typer.echo(
+            "\nForwarded to this machine over SSH:" if forwards else "\nNo ports forwarded from the remote engine."
+        )
+        for line in forwards:
             typer.echo(f"  {line}")

@@ -60,10 +60,14 @@ def train(
                 typer.echo(choice.note, err=True)
             project = choice.project
     if nodes > 1:
-        from devtools.jobs.nodes import run_nodes
+        from devtools.jobs import nodes as multi_node
+        from devtools.models import mlflow_api, served
 
-        urls = {name: url for name, _, url in project.config().published_urls()}
-        mlflow = urls["mlflow"].rstrip("/") if "mlflow" in urls else None
-        code = run_nodes(project, nodes, [*job, *strip_separator(args)], mlflow_url=mlflow, report=typer.echo)
+        # MLflow as this machine reaches it (a remote engine's through the SSH tunnel): a node that dies
+        # with rank 0 leaves a run that only devtools can end.
+        mlflow = served.origins(project).get(mlflow_api.SERVICE)
+        code = multi_node.run_nodes(
+            project, nodes, [*job, *strip_separator(args)], mlflow_url=mlflow, report=typer.echo
+        )
         raise typer.Exit(code)
     run_job(project, "training", [*job, *strip_separator(args)], running=running)

@@ -38,6 +38,8 @@ def up(
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
     from devtools.models import served
+    from devtools.registry import prebuilt
+    from devtools.remote.site import site_of
     from devtools.stack.start import start  # build state and hashing: not needed for --help
 
     if prod and (gpu is not None or watch):
@@ -51,7 +53,14 @@ def up(
         if choice.note:
             typer.echo(choice.note, err=True)
         project = choice.project
-    urls = start(project, services or [], build=not no_build, wait_timeout=wait_timeout)
+    urls = start(
+        project,
+        services or [],
+        site=site_of(project),
+        source=prebuilt.source_for(project),
+        build=not no_build,
+        wait_timeout=wait_timeout,
+    )
     typer.echo(f"Stack '{project.name}' is up.")
     width = max((len(title) for _, title, _ in urls), default=0)
     for _, title, url in urls:

@@ -10,11 +10,12 @@ from devtools.deploy import ecs, envfile, validate
 from devtools.deploy.arch import Arch
 from devtools.deploy.documents import Document, strings, write
 from devtools.deploy.settings import PLACEHOLDER, Options, Settings, resolve
-from devtools.deploy.spec import Kind, Workload, build_base_images, read_workload
+from devtools.deploy.spec import Kind, Workload, read_workload
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.release import manifest
 from devtools.revision import Revision
 from devtools.stack.config import ComposeConfig
+from devtools.stack.graph import build_base_images
 from devtools.stack.project import ComposeProject
 
 DEFAULT_OUT = Path("build") / "ecs"

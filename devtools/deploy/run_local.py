@@ -18,13 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import proc
 from devtools.deploy import bundle as bundles
 from devtools.deploy import envfile, local_compose
 from devtools.deploy.aws import Aws
 from devtools.deploy.bundle import Bundle, Workload
 from devtools.deploy.settings import PLACEHOLDER
-from devtools.engine import diagnose
+from devtools.engine import diagnose, inspect
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.project import ComposeProject
 
@@ -109,14 +108,8 @@ def _local_image(reference: str, workload: Workload) -> local_compose.Image:
     """The image as found on this engine, with the paths it declares as VOLUME."""
     candidates = local_compose.local_candidates(reference)
     for candidate in candidates:
-        done = proc.run(
-            ["docker", "image", "inspect", "--format", "{{json .Config.Volumes}}", candidate], capture=True, check=False
-        )
-        if done.returncode == 0:
-            import json
-
-            volumes = json.loads(done.stdout.strip() or "null") or {}
-            return local_compose.Image(candidate, frozenset(volumes))
+        if (found := inspect.image(candidate)) is not None:
+            return local_compose.Image(candidate, found.volumes)
     tag = reference.rpartition(":")[2] if ":" in reference.rpartition("/")[2] else "latest"
     looked = " or ".join(candidates) or reference
     raise DevtoolsError(

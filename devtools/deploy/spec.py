@@ -120,16 +120,6 @@ class Workload:
         return self.gpus > 0 or self.nodes > 1
 
 
-def build_base_images(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Images other services build FROM (passed as a build arg): build-only, never deployed."""
-    images = {service.get("image") for service in services.values() if "build" in service}
-    used: set[str] = set()
-    for service in services.values():
-        args = (service.get("build") or {}).get("args") or {}
-        used.update(str(value) for value in args.values() if value in images)
-    return used
-
-
 def read_workload(name: str, service: Mapping[str, Any], *, base_images: set[str]) -> Workload | None:
     """The ECS view of one Compose service, or None when it is not deployed."""
     return _Reader(name, service).read(base_images)

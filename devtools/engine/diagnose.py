@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 from devtools import proc
+from devtools.engine import inspect
 
 _REASON_MAX = 300
-
-
-def inspect(container: str) -> Mapping[str, Any]:
-    done = proc.run(["docker", "inspect", "--type", "container", container], capture=True, check=False)
-    if done.returncode != 0:
-        return {}
-    found = json.loads(done.stdout or "[]")
-    return found[0] if found else {}
 
 
 def last_log_line(container: str, lines: int = 40) -> str:
@@ -34,29 +23,24 @@ def last_log_line(container: str, lines: int = 40) -> str:
 
 def explain(container: str) -> str | None:
     """None when the container is running and healthy (or has no health check); else the reason."""
-    attrs = inspect(container)
-    if not attrs:
+    facts = inspect.container(container)
+    if facts is None:
         return "the container does not exist"
-    state = attrs.get("State", {})
-    status = str(state.get("Status", "?"))
-    health = state.get("Health") or {}
-    if status == "running" and health.get("Status", "healthy") == "healthy":
+    if facts.running and facts.health in (None, "healthy"):
         return None
-    if status != "running":
-        code = state.get("ExitCode")
-        why = f"exited {code}"
-        if state.get("OOMKilled"):
-            limit = attrs.get("HostConfig", {}).get("Memory") or 0
+    if not facts.running:
+        why = f"exited {facts.exit_code}"
+        if facts.oom_killed:
+            limit = facts.memory_limit
             why += f", killed for memory (limit {limit // 2**20} MiB)" if limit else ", killed for memory"
-        if state.get("Error"):
-            why += f" ({_short(str(state['Error']))})"
+        if facts.error:
+            why += f" ({_short(facts.error)})"
         said = last_log_line(container)
         return f"{why}: {said}" if said else why
-    checks = health.get("Log") or []
-    test = attrs.get("Config", {}).get("Healthcheck", {}).get("Test") or []
-    command = " ".join(str(part) for part in test[1:]) if test[:1] in (["CMD"], ["CMD-SHELL"]) else ""
-    answer = _short(str(checks[-1].get("Output", ""))) if checks else "no check has finished yet"
-    return f"{health.get('Status', 'unhealthy')}: health check `{command}` said: {answer or 'nothing'}"
+    test = facts.healthcheck
+    command = " ".join(test[1:]) if test[:1] in (("CMD",), ("CMD-SHELL",)) else ""
+    answer = _short(facts.health_output) if facts.health_output is not None else "no check has finished yet"
+    return f"{facts.health or 'unhealthy'}: health check `{command}` said: {answer or 'nothing'}"
 
 
 def _short(text: str) -> str:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devtools import proc
-from devtools.engine import facts
+from devtools.engine import facts, inspect
 from devtools.engine.ssh import SshTarget
+from devtools.errors import DevtoolsError
 
 HOST_ROOT = Path("/")
 GPU_QUERY_FIELDS = ("name", "driver_version", "memory.total", "compute_cap")
@@ -198,8 +199,7 @@ def run_smoke(probe: GpuProbe, candidates: Sequence[str] | None = None) -> GpuPr
     tried: list[str] = []
     for image in candidates or smoke_image_candidates():
         tried.append(image)
-        found = facts.ask(["docker", "image", "inspect", "--format", "{{.Id}}", image])
-        if found is not None and found.returncode == 0:
+        if _have_image(image):
             return replace(
                 probe, smoke_images_tried=tuple(tried), smoke_image=image, smoke=facts.ask(smoke_argv(image))
             )
@@ -235,3 +235,11 @@ def _cdi_specs(root: Path) -> tuple[CdiSpec, ...]:
                 match = _CDI_KIND.search(_read(path) or "")
                 specs.append(CdiSpec(f"/{directory}/{path.name}", match.group(1) if match else ""))
     return tuple(specs)
+
+
+def _have_image(image: str) -> bool:
+    """Whether the engine has `image` locally (the smoke test never pulls); False without a docker CLI."""
+    try:
+        return inspect.image(image) is not None
+    except (DevtoolsError, OSError):
+        return False

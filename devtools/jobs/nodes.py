@@ -13,18 +13,18 @@ running anywhere.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from devtools import proc
+from devtools.engine import inspect
 from devtools.errors import DevtoolsError
+from devtools.models.mlflow_api import MlflowApi
 from devtools.stack.project import ComposeProject
 
 RDZV_PORT = 29400
@@ -124,17 +124,13 @@ def _keep(node: Node, line: str, report: Report) -> None:
 
 
 def _states(nodes: Sequence[Node]) -> dict[int, tuple[str, int, str]]:
-    """Per node: (status, exit code, finished at), from the engine."""
-    template = "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}"
-    done = proc.run(
-        ["docker", "inspect", "--format", template, *(n.container for n in nodes)], capture=True, check=False
-    )
-    found = {}
-    for line in done.stdout.splitlines():
-        name, status, code, finished = line.split(" ", 3)
-        index = next(n.index for n in nodes if n.container == name.lstrip("/"))
-        found[index] = (status, int(code), finished)
-    return found
+    """Per node: (status, exit code, finished at), from the engine; a node it does not know is absent."""
+    found = inspect.containers(*(node.container for node in nodes))
+    return {
+        node.index: (facts.status, facts.exit_code, facts.finished_at)
+        for node in nodes
+        if (facts := found.get(node.container)) is not None
+    }
 
 
 def _wait(nodes: Sequence[Node]) -> dict[int, int | None]:
@@ -165,22 +161,13 @@ def _stop(nodes: Sequence[Node]) -> None:
 
 
 def _end_run_failed(nodes: Sequence[Node], mlflow_url: str | None) -> None:
-    """The run of a job whose rank 0 died with its node stays RUNNING: end it FAILED (MLflow's REST)."""
+    """The run of a job whose rank 0 died with its node stays RUNNING: end it FAILED."""
     run_ids = {match.group(1) for node in nodes for line in node.lines if (match := _RUN.search(line))}
     if not mlflow_url:
         return
+    api = MlflowApi(mlflow_url)
     for run_id in run_ids:
         try:
-            with urllib.request.urlopen(f"{mlflow_url}/api/2.0/mlflow/runs/get?run_id={run_id}", timeout=10) as got:
-                status = json.loads(got.read())["run"]["info"]["status"]
-            if status in ("RUNNING", "SCHEDULED"):
-                body = json.dumps({"run_id": run_id, "status": "FAILED", "end_time": int(time.time() * 1000)})
-                request = urllib.request.Request(
-                    f"{mlflow_url}/api/2.0/mlflow/runs/update",
-                    data=body.encode(),
-                    headers={"Content-Type": "application/json"},
-                    method="POST",
-                )
-                urllib.request.urlopen(request, timeout=10).close()
-        except (OSError, ValueError, KeyError):
+            api.end_if_open(run_id)
+        except DevtoolsError:
             continue  # MLflow unreachable: the job's own error line already says what failed

@@ -1,6 +1,6 @@
 """The stack's MLflow, through its REST API (urllib: devtools never imports mlflow): the registered
-model aliases `devtools promote` reads, moves and deletes. Every call devtools makes to MLflow goes
-through here.
+model aliases `devtools promote` reads, moves and deletes, and the runs a failed multi-node job leaves
+open. Every call devtools makes to MLflow goes through here.
 
 The server reads a GET's parameters from the query string and any other method's from a JSON body
 (mlflow/server/handlers.py, _get_request_message), DELETE included, as MLflow's own client sends them.
@@ -9,6 +9,7 @@ The server reads a GET's parameters from the query string and any other method's
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from devtools.errors import DevtoolsError, ExitCode
 SERVICE = "mlflow"
 MODEL_ENDPOINT = "/api/2.0/mlflow/registered-models/get"
 ALIAS_ENDPOINT = "/api/2.0/mlflow/registered-models/alias"
+RUN_ENDPOINT = "/api/2.0/mlflow/runs/get"
+RUN_UPDATE_ENDPOINT = "/api/2.0/mlflow/runs/update"
+OPEN_RUN_STATES = ("RUNNING", "SCHEDULED")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,28 @@ class MlflowApi:
 
     def delete_alias(self, model: str, alias: str) -> None:
         self._checked("DELETE", {"name": model, "alias": alias}, f"delete {model}@{alias}")
+
+    def run_status(self, run_id: str) -> str:
+        """The run's status (RUNNING, FINISHED, FAILED, KILLED, SCHEDULED)."""
+        try:
+            answer = self._call("GET", RUN_ENDPOINT, {"run_id": run_id}, f"read the run {run_id}")
+        except _Refused as exc:
+            raise exc.error() from exc
+        return str(answer.get("run", {}).get("info", {}).get("status", ""))
+
+    def end_run(self, run_id: str, status: str, end_time_ms: int) -> None:
+        body = {"run_id": run_id, "status": status, "end_time": str(end_time_ms)}
+        try:
+            self._call("POST", RUN_UPDATE_ENDPOINT, body, f"end the run {run_id} {status}")
+        except _Refused as exc:
+            raise exc.error() from exc
+
+    def end_if_open(self, run_id: str, status: str = "FAILED") -> bool:
+        """Ends the run with `status` when it is still open; True when it did."""
+        if self.run_status(run_id) not in OPEN_RUN_STATES:
+            return False
+        self.end_run(run_id, status, int(time.time() * 1000))
+        return True
 
     def _checked(self, method: str, body: dict[str, str], action: str) -> None:
         try:

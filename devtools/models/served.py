@@ -1,17 +1,17 @@
 """What the stack's serving container serves: its /model answer (and any other JSON it answers, e.g.
 /comparison), asked at the URL this machine uses (the published port; on a remote engine, the SSH
-tunnel's). base_url finds another service's URL the same way (MLflow's, for `devtools promote`)."""
+tunnel's)."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.remote.site import site_of
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
@@ -20,14 +20,8 @@ SERVICE = "serving"
 
 def origins(project: ComposeProject, config: ComposeConfig | None = None) -> dict[str, str]:
     """service -> http://HOST:PORT, for each service with a URL published on this machine."""
-    local = replace(project, remote=False).config() if project.remote or config is None else config
+    local = site_of(project).seen_here(project, config)
     return {name: origin(url) for name, _, url in local.published_urls()}
-
-
-def base_url(project: ComposeProject, config: ComposeConfig | None = None, service: str = SERVICE) -> str | None:
-    """http://HOST:PORT of a service (serving unless named) as published on this machine, or None when it
-    publishes nothing."""
-    return origins(project, config).get(service)
 
 
 def published(urls: dict[str, str], service: str = SERVICE) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devtools import proc
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.remote.site import site_of
 from devtools.stack.project import ComposeProject
 
 SERVICE = "notebook"
@@ -46,14 +47,13 @@ def with_notebook(project: ComposeProject) -> ComposeProject:
 
 
 def _require_stack(project: ComposeProject) -> None:
-    if project.remote:
-        # The checkout is bind-mounted into the notebook container, which a remote engine cannot do;
-        # the synced source volumes hold services/ only.
-        raise DevtoolsError(
-            "devtools notebook needs the engine on this machine (it mounts the checkout); on a remote engine "
-            "open the workspace with VS Code's Remote-SSH or the devcontainer, whose kernel is the training image's",
-            ExitCode.USAGE,
-        )
+    # The checkout is bind-mounted into the notebook container, which a remote engine cannot do; the
+    # synced source volumes hold services/ only.
+    site_of(project).require_checkout(
+        "devtools notebook",
+        "on a remote engine open the workspace with VS Code's Remote-SSH or the devcontainer, whose kernel is "
+        "the training image's",
+    )
     if "mlflow" not in project.running_services():
         raise DevtoolsError("the stack is not up: run `devtools up`, then `devtools notebook`", ExitCode.NOT_RUNNING)
 

@@ -17,18 +17,19 @@ unreachable or refuses the login is one line, and the images are built locally.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from devtools import proc
-from devtools.errors import DevtoolsError, ExitCode
+from devtools.engine import inspect
 from devtools.progress import Board
 from devtools.registry import endpoint
-from devtools.stack.build_state import fingerprint
-from devtools.stack.config import ComposeConfig
+from devtools.registry.push import Pusher
+from devtools.stack.build_state import Wanted, wanted
 from devtools.stack.graph import with_build_bases
-from devtools.stack.project import ComposeProject
+from devtools.stack.project import ComposeProject, Variant
+from devtools.stack.start import Fetched
 
 LABEL = "devtools.fingerprint"
 CACHE_TAG = "dev"  # what docker-compose.yml's cache_from names
@@ -41,99 +42,71 @@ def configured() -> str | None:
     return endpoint.resolve(None) if os.environ.get(endpoint.ENV, "").strip() else None
 
 
+def tag_in(target: str, image: Wanted, variant: str) -> str:
+    """Where the registry holds the image built from these inputs."""
+    return f"{target}/{image.repository}:{variant}-{image.fingerprint[:_TAG_HEX]}"
+
+
 @dataclass(frozen=True)
-class Wanted:
-    """A service's image as this checkout would build it."""
+class RegistrySource:
+    """The team registry as the place stale images come from (devtools.stack.start.ImageSource)."""
 
-    service: str
-    image: str  # the local name: mlstack/serving:dev
-    fingerprint: str
+    target: str
+    variant: str
 
-    @property
-    def repository(self) -> str:
-        return self.image.rsplit(":", 1)[0]
-
-    def remote(self, target: str, variant: str) -> str:
-        return f"{target}/{self.repository}:{variant}-{self.fingerprint[:_TAG_HEX]}"
-
-
-def wanted(project: ComposeProject, config: ComposeConfig, services: Iterable[str]) -> list[Wanted]:
-    """The services among `services` that build an image, with what they would build."""
-    found = []
-    for name in services:
-        service = config.services[name]
-        image = service.get("image")
-        if "build" in service and isinstance(image, str):
-            found.append(Wanted(name, image, fingerprint(project.root, service)))
-    return found
-
-
-@dataclass
-class Fetched:
-    pulled: dict[str, str] = field(default_factory=dict)  # service -> the registry's reference by digest
-    unavailable: str = ""  # why nothing more could come from the registry (one line), or ""
-
-
-def fetch(target: str, images: Sequence[Wanted], variant: str, board: Board) -> Fetched:
-    """Pulls each image the registry holds for its fingerprint and tags it under its local name.
-    Several at once: they share the base image's layers, which the engine downloads once."""
-    result = Fetched()
-    if not images:
+    def fetch(self, images: Sequence[Wanted], board: Board) -> Fetched:
+        """Pulls each image the registry holds for its fingerprint and tags it under its local name.
+        Several at once: they share the base image's layers, which the engine downloads once."""
+        result = Fetched()
+        if not images:
+            return result
+        with ThreadPoolExecutor(max_workers=min(4, len(images))) as pool:
+            outcomes = list(pool.map(lambda image: self._fetch_one(image, board), images))
+        for image, (reference, problem) in zip(images, outcomes, strict=True):
+            if reference:
+                result.pulled[image.service] = reference
+            elif problem and not result.unavailable:
+                result.unavailable = problem
         return result
-    with ThreadPoolExecutor(max_workers=min(4, len(images))) as pool:
-        outcomes = list(pool.map(lambda image: _fetch_one(target, image, variant, board), images))
-    for image, (reference, problem) in zip(images, outcomes, strict=True):
-        if reference:
-            result.pulled[image.service] = reference
-        elif problem and not result.unavailable:
-            result.unavailable = problem
-    return result
+
+    def _fetch_one(self, image: Wanted, board: Board) -> tuple[str, str]:
+        """(reference by digest, "") when pulled; ("", the registry's problem) when the registry is not
+        usable; ("", "") when it simply has no image for these inputs."""
+        target, remote = self.target, tag_in(self.target, image, self.variant)
+        board.set(image.service, f"pulling {remote}")
+        done = proc.run(["docker", "pull", "-q", remote], capture=True, check=False)
+        if done.returncode != 0:
+            meaning = endpoint.problem(done.stderr)
+            if meaning in (endpoint.NOT_LOGGED_IN, endpoint.REFUSED, endpoint.UNREACHABLE):
+                board.set(image.service, f"registry {meaning}: building", done=True)
+                return "", f"prebuilt images: {target} {meaning} ({endpoint.fix(meaning, target)}); building locally"
+            if "no matching manifest" in done.stderr:  # published for other architectures only
+                board.set(image.service, "no prebuilt image for this platform: building", done=True)
+            elif meaning == endpoint.NOT_THERE:
+                board.set(image.service, "no prebuilt image for these inputs: building", done=True)
+            else:
+                said = done.stderr.strip().splitlines()[-1:] or ["no output"]
+                board.set(image.service, f"pull failed ({said[0][:120]}): building", done=True)
+            return "", ""
+        facts = inspect.image(remote)
+        if facts is None or facts.labels.get(LABEL) != image.fingerprint:
+            # Published from other inputs under this tag (or by hand): never used.
+            proc.run(["docker", "rmi", remote], capture=True, check=False)
+            board.set(image.service, f"prebuilt image not used: its {LABEL} label is not these inputs'", done=True)
+            return "", ""
+        proc.run(["docker", "tag", remote, image.image], capture=True)
+        repository = remote.rsplit(":", 1)[0]
+        digest = facts.digest_in(repository)
+        reference = f"{repository}@{digest}" if digest else remote
+        board.set(image.service, f"pulled {reference}", done=True)
+        return reference, ""
 
 
-def _fetch_one(target: str, image: Wanted, variant: str, board: Board) -> tuple[str, str]:
-    """(reference by digest, "") when pulled; ("", the registry's problem) when the registry is not
-    usable; ("", "") when it simply has no image for these inputs."""
-    remote = image.remote(target, variant)
-    board.set(image.service, f"pulling {remote}")
-    done = proc.run(["docker", "pull", "-q", remote], capture=True, check=False)
-    if done.returncode != 0:
-        meaning = endpoint.problem(done.stderr)
-        if meaning in (endpoint.NOT_LOGGED_IN, endpoint.REFUSED, endpoint.UNREACHABLE):
-            board.set(image.service, f"registry {meaning}: building", done=True)
-            return "", f"prebuilt images: {target} {meaning} ({endpoint.fix(meaning, target)}); building locally"
-        if "no matching manifest" in done.stderr:  # published for other architectures only
-            board.set(image.service, "no prebuilt image for this platform: building", done=True)
-        elif meaning == endpoint.NOT_THERE:
-            board.set(image.service, "no prebuilt image for these inputs: building", done=True)
-        else:
-            said = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            board.set(image.service, f"pull failed ({said[0][:120]}): building", done=True)
-        return "", ""
-    labelled = _inspect(remote, f'{{{{index .Config.Labels "{LABEL}"}}}}')
-    if labelled != image.fingerprint:
-        # Published from other inputs under this tag (or by hand): never used.
-        proc.run(["docker", "rmi", remote], capture=True, check=False)
-        board.set(image.service, f"prebuilt image not used: its {LABEL} label is not these inputs'", done=True)
-        return "", ""
-    proc.run(["docker", "tag", remote, image.image], capture=True)
-    reference = _digest_reference(remote)
-    board.set(image.service, f"pulled {reference}", done=True)
-    return reference, ""
-
-
-def _inspect(image: str, template: str) -> str:
-    done = proc.run(["docker", "image", "inspect", "--format", template, image], capture=True, check=False)
-    value = done.stdout.strip()
-    return "" if done.returncode != 0 or value == "<no value>" else value
-
-
-def _digest_reference(remote: str) -> str:
-    """REGISTRY/repo@sha256:... of a pulled image (its RepoDigests entry for that repository)."""
-    name = remote.rsplit(":", 1)[0]
-    for entry in _inspect(remote, "{{range .RepoDigests}}{{println .}}{{end}}").splitlines():
-        if entry.startswith(name + "@"):
-            return entry
-    return remote
+def source_for(project: ComposeProject) -> RegistrySource | None:
+    """Where `up` may pull the project's stale images from: the team registry, for the dev stack, when
+    DEVTOOLS_REGISTRY names one; None otherwise (everything is built here)."""
+    target = configured() if project.variant is Variant.DEV else None
+    return RegistrySource(target, project.variant.value) if target is not None else None
 
 
 def publish(target: str, services: Sequence[str], board: Board) -> list[str]:
@@ -146,17 +119,14 @@ def publish(target: str, services: Sequence[str], board: Board) -> list[str]:
     images = wanted(project, config, with_build_bases(config, services))
     labels = {image.service: {LABEL: image.fingerprint} for image in images}
     project.build(*(image.service for image in images), labels=labels, board=board)
-    lines = []
+    pusher, lines = Pusher(target, quiet=True), []
     for image in images:
-        pushed = image.remote(target, "dev")
+        pushed = tag_in(target, image, Variant.DEV.value)
+        digests = []
         for tag in (pushed, f"{target}/{image.repository}:{CACHE_TAG}"):
-            proc.run(["docker", "tag", image.image, tag], capture=True)
             board.set(image.service, f"pushing {tag}")
-            done = proc.run(["docker", "push", "-q", tag], capture=True, check=False)
-            if done.returncode != 0:
-                meaning = endpoint.problem(done.stderr)
-                why = f"{target} {meaning}; {endpoint.fix(meaning, target)}" if meaning else done.stderr.strip()[-300:]
-                raise DevtoolsError(f"push of {tag} failed: {why}", ExitCode.REGISTRY)
-        board.set(image.service, f"pushed {_digest_reference(pushed)}", done=True)
+            digests.append(pusher.push(image.image, tag))
+        digest = digests[0]
+        board.set(image.service, f"pushed {pushed.rsplit(':', 1)[0]}@{digest}", done=True)
         lines.append(f"{image.service}: {pushed} (and :{CACHE_TAG})")
     return lines

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.registry.push import DIGEST
 
 SCHEMA = 2  # 2: per-platform variants (1 had one platform, its sbom and scan beside the digest)
 DIRECTORY = Path("build") / "release"  # in the repository; one file per tag
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,20 @@ failed or interrupted release leaves none behind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import proc
-from devtools.deploy.spec import build_base_images
-from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
+from devtools.engine import inspect
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.registry import endpoint
+from devtools.registry.push import Pusher
 from devtools.release import manifest, sbom, scan
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack import images
 from devtools.stack.config import ComposeConfig
+from devtools.stack.graph import build_base_images
 from devtools.stack.project import ComposeProject
 
 Report = Callable[[str], None]
@@ -98,11 +97,11 @@ def release(
     ]
     scans = _gate(built, allow_vulnerable, report)
     sboms = {image.name: _sbom(project.root, tag, image, report) for image in built}
-    api = EngineApi()
+    pusher = Pusher(target, aftermath="nothing was released (a rerun resumes)", again="release again")
     released = []
     for repository, service in repositories.items():
         variants = [
-            PlatformImage(image.platform, _push(image, target, api, report), sboms[image.name], scans[image.name])
+            PlatformImage(image.platform, _push(pusher, image, report), sboms[image.name], scans[image.name])
             for image in built
             if image.repository == repository
         ]
@@ -111,7 +110,7 @@ def release(
             digest = variants[0].digest  # the pushed image is the release tag itself
         else:
             members = [f"{target}/{image.name}" for image in built if image.repository == repository]
-            digest = _push_index(name, members, [variant.platform for variant in variants], target, api)
+            digest = pusher.push_index(name, members, [variant.platform for variant in variants])
             report(
                 f"{service}: {name.rsplit(':', 1)[0]}@{digest} (image index: {', '.join(v.platform for v in variants)})"
             )
@@ -124,10 +123,10 @@ def release(
 def _platform(local: str, requested: str | None) -> str:
     """The built image's os/arch; a build that came out for another platform than asked is refused
     (it would be published under the wrong name in the index)."""
-    built = proc.run(
-        ["docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}", local],
-        capture=True,
-    ).stdout.strip()
+    facts = inspect.image(local)
+    if facts is None:
+        raise DevtoolsError(f"{local} is not on this engine after its build", ExitCode.BUILD_FAILED)
+    built = facts.platform
     if requested is not None and built != requested:
         raise DevtoolsError(
             f"{local} was built for {built}, not {requested}: this engine cannot build {requested} "
@@ -167,79 +166,10 @@ def _gate(built: Sequence[LocalImage], allow_vulnerable: bool, report: Report) -
     return {name: result.as_dict() for name, result in results.items()}
 
 
-def _push(image: LocalImage, target: str, api: EngineApi, report: Report) -> str:
+def _push(pusher: Pusher, image: LocalImage, report: Report) -> str:
     """Pushes one image; returns its digest, once the registry answers the same one."""
-    remote = f"{target}/{image.name}"
-    proc.run(["docker", "tag", image.name, remote], capture=True)
+    remote = f"{pusher.target}/{image.name}"
     report(f"{image.service}: pushing {remote}")
-    done = proc.run(["docker", "push", remote], check=False)
-    if done.returncode != 0:
-        raise _push_failure(remote, target, done.stderr)
-    pushed = _engine_digest(remote)
-    _require_held(remote, pushed, target, api)
+    pushed = pusher.push(image.name, remote)
     report(f"{image.service}: {remote.rsplit(':', 1)[0]}@{pushed} ({image.platform})")
     return pushed
-
-
-def _push_index(name: str, members: Sequence[str], platforms: Sequence[str], target: str, api: EngineApi) -> str:
-    """One image index over the pushed per-platform images (the docker CLI's manifest commands); returns
-    its digest, once the registry answers the same one with every platform."""
-    insecure = ["--insecure"] if endpoint.is_loopback(target) else []  # plain HTTP, as the engine uses
-    # A list left in the CLI's local store by an interrupted release would make `create` refuse.
-    proc.run(["docker", "manifest", "rm", name], capture=True, check=False)
-    for argv in (
-        ["docker", "manifest", "create", *insecure, name, *members],
-        ["docker", "manifest", "push", *insecure, "--purge", name],
-    ):
-        done = proc.run(argv, capture=True, check=False)
-        if done.returncode != 0:
-            raise _push_failure(name, target, done.stderr)
-    pushed = next((line for line in reversed(done.stdout.split()) if manifest.DIGEST.fullmatch(line)), "")
-    held = _require_held(name, pushed, target, api)
-    if sorted(held.platforms) != sorted(platforms):
-        raise DevtoolsError(
-            f"{name}: the registry's index holds {', '.join(held.platforms) or 'no platform'}, not "
-            f"{', '.join(platforms)}; release again",
-            ExitCode.REGISTRY,
-        )
-    return pushed
-
-
-def _require_held(remote: str, pushed: str, target: str, api: EngineApi) -> Distribution:
-    """What the registry holds for `remote` (asked through the engine), which must be what was pushed."""
-    try:
-        held = api.distribution(remote)
-    except RegistryAnswer as answer:
-        raise _push_failure(remote, target, str(answer)) from answer
-    if held.digest != pushed:
-        raise DevtoolsError(
-            f"{remote}: the registry holds {held.digest or 'nothing'}, not the {pushed or '(no digest)'} just pushed "
-            "(another push moved the tag?); release again",
-            ExitCode.REGISTRY,
-        )
-    return held
-
-
-def _engine_digest(remote: str) -> str:
-    """The manifest digest the engine got back from the registry for this push (RepoDigests)."""
-    done = proc.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", remote], capture=True)
-    name = remote.rsplit(":", 1)[0]
-    for entry in json.loads(done.stdout or "[]") or []:
-        if str(entry).startswith(name + "@"):
-            return str(entry).split("@", 1)[1]
-    raise DevtoolsError(f"{remote}: pushed, but the engine recorded no digest for it; release again", ExitCode.REGISTRY)
-
-
-def _push_failure(remote: str, target: str, stderr: str) -> DevtoolsError:
-    meaning = endpoint.problem(stderr)
-    if meaning is not None and meaning != endpoint.NOT_THERE:
-        return DevtoolsError(
-            f"push of {remote} failed: {target} {meaning}; {endpoint.fix(meaning, target)}; nothing was released "
-            "(a rerun resumes)",
-            ExitCode.REGISTRY,
-        )
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return DevtoolsError(
-        f"push of {remote} failed: {lines[-1] if lines else 'no output'}; nothing was released (a rerun resumes)",
-        ExitCode.REGISTRY,
-    )

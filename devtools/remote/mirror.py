@@ -24,14 +24,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from devtools import proc
-from devtools.engine import facts
-from devtools.engine.api import EngineApi, cli_client, client_at
+from devtools.engine.api import EngineApi
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.progress import Board
-from devtools.remote import tunnel
+from devtools.sources import is_ignored
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject, host_ids
-from devtools.watch.planner import is_ignored
 
 SYNC_LIMIT_ENV = "DEVTOOLS_SYNC_MAX_MB"
 DEFAULT_SYNC_LIMIT_MB = 50
@@ -125,19 +123,6 @@ def mirror(config: ComposeConfig, roots: Iterable[SyncRoot], project_root: Path,
                 f"syncing {root.path.name} to the remote engine failed: {said[-1] if said else done.returncode}"
             )
         board.set(f"{root.service} source", f"synced {packed.files} files into {root.volume}", done=True)
-
-
-def engine_api(project: ComposeProject) -> EngineApi:
-    """The watcher's SDK client for a remote engine: through the project's SSH tunnel, whose forwarded
-    socket carries every call over one connection (docker-py's own ssh:// transport logs in anew for
-    each), opened again when the link came back."""
-    endpoint = facts.current().remote or ""
-
-    def connect() -> Any:
-        url = tunnel.ensure(project, endpoint)  # a tunnel that cannot open: DOCKER_UNAVAILABLE, kept trying
-        return client_at(url) if url else cli_client()  # a remote engine without a unix socket: ssh:// itself
-
-    return EngineApi(connect=connect)
 
 
 class Syncer:

@@ -21,7 +21,8 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,9 @@ def open_forwards(project: ComposeProject, endpoint: str, forwards: list[Forward
     return tunnel.pid
 
 
-def ensure(project: ComposeProject, endpoint: str, *, refresh: bool = False) -> str:
+def ensure(
+    project: ComposeProject, endpoint: str, seen_here: Callable[[], ComposeConfig], *, refresh: bool = False
+) -> str:
     """The project's tunnel open, opened again when it died or (refresh) when the remote ports may have
     moved (a container recreated); returns the local URL of the remote engine's socket ('' without).
     Only a tunnel `up` opened and `down` has not closed is kept open (NOT_RUNNING otherwise)."""
@@ -166,7 +169,7 @@ def ensure(project: ComposeProject, endpoint: str, *, refresh: bool = False) -> 
     if not refresh and _alive(int(state.get("pid", 0))):
         return str(state.get("engine") or "")
     try:
-        local = replace(project, remote=False).config()
+        local = seen_here()
         open_forwards(project, endpoint, planned(project, local, set(local.services)))
     except DevtoolsError:
         # The link is still down: the record stays (its tunnel dead), so the next try opens it again.

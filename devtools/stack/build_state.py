@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,27 @@ class BuildState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"fingerprints": self._recorded, "sources": self._sources}
         self.path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A service's image as this checkout would build it."""
+
+    service: str
+    image: str  # the local name: mlstack/serving:dev
+    fingerprint: str  # of its build inputs (build_state.fingerprint)
+
+    @property
+    def repository(self) -> str:
+        return self.image.rsplit(":", 1)[0]
+
+
+def wanted(project: ComposeProject, config: ComposeConfig, services: Sequence[str]) -> list[Wanted]:
+    """The services among `services` that build an image, with what they would build."""
+    found = []
+    for name in services:
+        service = config.services[name]
+        image = service.get("image")
+        if "build" in service and isinstance(image, str):
+            found.append(Wanted(name, image, fingerprint(project.root, service)))
+    return found

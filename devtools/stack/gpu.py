@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from devtools import proc
+from devtools.engine import inspect
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.project import ComposeProject
 
@@ -52,24 +52,13 @@ def choose_gpu(project: ComposeProject, mode: GpuMode | None, option: str = "--g
     return GpuChoice(project.with_gpu(), report.summary())
 
 
-def requests_gpus(device_requests_json: str) -> bool:
-    """Whether `docker inspect`'s HostConfig.DeviceRequests (JSON) reserves GPUs for the container."""
-    import json  # not at the top: every command's --help imports this module
-
-    requests = json.loads(device_requests_json or "null") or []
-    return any(
-        request.get("Driver") == "nvidia" or any("gpu" in caps for caps in request.get("Capabilities") or [])
-        for request in requests
-    )
-
-
 def require_running_gpus(project: ComposeProject, service: str, option: str) -> None:
     """A running container keeps the devices it started with: fail when `service` started without GPUs."""
     ids = project.run("ps", "-q", service, capture=True).stdout.split()
     if not ids:
         return
-    done = proc.run(["docker", "inspect", "--format", "{{json .HostConfig.DeviceRequests}}", ids[0]], capture=True)
-    if not requests_gpus(done.stdout.strip()):
+    container = inspect.container(ids[0])
+    if container is not None and not container.gpu_requested:
         raise DevtoolsError(
             f"{option}: the running {service} container has no GPUs (the stack was started without --gpu); "
             "restart it with `devtools up --gpu`",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from devtools.stack.config import ComposeConfig
 
@@ -35,3 +36,14 @@ def with_build_bases(config: ComposeConfig, names: Iterable[str]) -> list[str]:
 
     buildable = [name for name in config.services if "build" in config.services[name]]
     return _closure(config, list(names) or buildable, bases)
+
+
+def build_base_images(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Images other services build FROM (passed as a build arg): build-only, never deployed or released
+    unless named."""
+    images = {service.get("image") for service in services.values() if "build" in service}
+    used: set[str] = set()
+    for service in services.values():
+        args = (service.get("build") or {}).get("args") or {}
+        used.update(str(value) for value in args.values() if value in images)
+    return used

@@ -1,36 +1,61 @@
-"""Starting the stack: build what is missing or stale, start, wait for healthchecks."""
+"""Starting the stack: bring stale images up to date (pulled or built), start, wait for healthchecks.
+
+Where the engine runs and where images may come from are the caller's to say (`Site`, `ImageSource`):
+devtools.remote and devtools.registry implement them, so this module knows only the Compose project.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from devtools.engine import facts
 from devtools.progress import Board
-from devtools.registry import prebuilt
-from devtools.remote import mirror, tunnel
-from devtools.stack.build_state import BuildState
+from devtools.stack.build_state import BuildState, Wanted, wanted
 from devtools.stack.config import ComposeConfig
 from devtools.stack.graph import with_dependencies
-from devtools.stack.project import ComposeProject, Variant
+from devtools.stack.project import ComposeProject
 
 
-def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[str]) -> list[str]:
-    """Bring the images among `names` whose build inputs changed up to date: pulled from the team
-    registry where it holds them for these inputs (dev stack, DEVTOOLS_REGISTRY set), else built.
-    Returns the services built here."""
+@dataclass
+class Fetched:
+    pulled: dict[str, str] = field(default_factory=dict)  # service -> the reference it came from, by digest
+    unavailable: str = ""  # why nothing more could come from the source (one line), or ""
+
+
+class ImageSource(Protocol):
+    """Where a stale image may come from instead of a build (the team registry: devtools.registry)."""
+
+    def fetch(self, images: Sequence[Wanted], board: Board) -> Fetched: ...
+
+
+class Site(Protocol):
+    """Where the engine runs (devtools.remote.site): how services start, and the stack as seen here."""
+
+    def up(
+        self, project: ComposeProject, config: ComposeConfig, services: Sequence[str], up_args: Sequence[str]
+    ) -> None: ...
+
+    def seen_here(self, project: ComposeProject, config: ComposeConfig | None = None) -> ComposeConfig: ...
+
+
+def build_stale(
+    project: ComposeProject, config: ComposeConfig, names: Sequence[str], source: ImageSource | None = None
+) -> list[str]:
+    """Bring the images among `names` whose build inputs changed up to date: from `source` where it has
+    them for these inputs, else built. Returns the services built here."""
     state = BuildState(project)
     stale = state.stale(config, with_dependencies(config, names))
     if not stale:
         return []
     with Board() as board:
-        target = prebuilt.configured() if project.variant is Variant.DEV else None
-        if target is not None:
-            fetched = prebuilt.fetch(target, prebuilt.wanted(project, config, stale), project.variant.value, board)
+        if source is not None:
+            fetched = source.fetch(wanted(project, config, stale), board)
             if fetched.unavailable:
                 board.note(fetched.unavailable)
-            state.record(config, list(fetched.pulled), fetched.pulled)
-            stale = [name for name in stale if name not in fetched.pulled]
+            pulled: Mapping[str, str] = fetched.pulled
+            state.record(config, list(pulled), pulled)
+            stale = [name for name in stale if name not in pulled]
         if stale:
             project.build(*stale, board=board)
             state.record(config, stale)
@@ -38,38 +63,25 @@ def build_stale(project: ComposeProject, config: ComposeConfig, names: Sequence[
 
 
 def start(
-    project: ComposeProject, services: Sequence[str], *, build: bool, wait_timeout: int
+    project: ComposeProject,
+    services: Sequence[str],
+    *,
+    site: Site,
+    source: ImageSource | None = None,
+    build: bool,
+    wait_timeout: int,
 ) -> list[tuple[str, str, str]]:
-    """Bring `services` (all when empty) up and healthy; returns (service, title, url) of what they publish."""
+    """Bring `services` (all when empty) up and healthy; returns (service, title, url) of what they
+    publish, as this machine reaches them."""
     config = project.config()
     config.require(services)
     if build:
-        build_stale(project, config, services)
+        build_stale(project, config, services, source)
     up_args = ["up", "--detach", "--wait", "--wait-timeout", str(wait_timeout)]
     if not build:
         up_args.append("--no-build")
+    site.up(project, config, services, up_args)
     started = set(with_dependencies(config, services))
-    if project.remote:
-        return _start_remote(project, config, services, started, up_args)
-    project.run(*up_args, *services)
-    return [(name, title, url) for name, title, url in config.published_urls() if name in started]
-
-
-def _start_remote(
-    project: ComposeProject, config: ComposeConfig, services: Sequence[str], started: set[str], up_args: list[str]
-) -> list[tuple[str, str, str]]:
-    """On an engine that cannot see the checkout: containers and volumes created, the source mirrored
-    into its volumes before anything runs, then started, then this machine's ports forwarded to them.
-    The URLs are this machine's (the local files' ports)."""
-    project.run("up", "--no-start", "--no-build", *services)
-    used = {str(volume.get("source")) for name in started for volume in config.services[name].get("volumes") or []}
-    with Board() as board:
-        mirror.mirror(
-            config, [root for root in mirror.sync_roots(project, config) if root.key in used], project.root, board
-        )
-    project.run(*up_args, *services)
-    local = replace(project, remote=False).config()
-    forwards = tunnel.planned(project, local, started)
-    if forwards:
-        tunnel.open_forwards(project, facts.current().remote or "", forwards)
-    return [(name, title, url) for name, title, url in local.published_urls() if name in started]
+    return [
+        (name, title, url) for name, title, url in site.seen_here(project, config).published_urls() if name in started
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from devtools.engine.api import EngineApi
 from devtools.errors import DevtoolsError
+from devtools.remote.site import LocalSite, Site
 from devtools.stack.project import ComposeProject
 from devtools.watch.planner import Planned
 from devtools.watch.rules import Action, ServiceWatch
@@ -30,12 +31,14 @@ class Executor:
         self,
         project: ComposeProject,
         watches: dict[str, ServiceWatch],
-        engine: EngineApi | None = None,
+        site: Site | None = None,
         clock: Callable[[], float] = time.monotonic,
+        engine: EngineApi | None = None,
     ) -> None:
         self.project = project
         self.watches = watches
-        self.engine = engine or EngineApi()
+        self.site = site or LocalSite()
+        self.engine = engine or self.site.engine(project)
         self.clock = clock
 
     def container(self, service: str) -> Any | None:
@@ -67,7 +70,7 @@ class Executor:
                 return Outcome(False, f"deferred: '{busy[:60]}' is running (a rebuild would kill it)")
             self.project.run("build", service, capture=True)
             self.project.run("up", "--detach", "--no-deps", "--wait", service, capture=True)
-            self._ports_moved()
+            self.site.containers_moved(self.project, self.engine)
             return Outcome(True, "rebuilt and recreated", self.clock() - edited_at)
         if planned.action is Action.SYNC:
             for rule in planned.rules:
@@ -85,18 +88,9 @@ class Executor:
             if busy := self.busy_with(service):
                 return Outcome(False, f"deferred: '{busy[:60]}' is running (a restart would kill it)")
             self.project.run("restart", service, capture=True)
-            self._ports_moved()
+            self.site.containers_moved(self.project, self.engine)
             return Outcome(True, "container restarted", self.clock() - edited_at)
         return self._signal_reload(service, watch.restart_signal, edited_at)
-
-    def _ports_moved(self) -> None:
-        """On a remote engine a container started again publishes at new ports: the tunnel follows."""
-        if self.project.remote:
-            from devtools.engine import facts
-            from devtools.remote import tunnel
-
-            tunnel.ensure(self.project, facts.current().remote or "", refresh=True)
-            self.engine.reconnect()
 
     def _signal_reload(self, service: str, signal: str, edited_at: float, timeout_s: float = 20.0) -> Outcome:
         container = self.container(service)

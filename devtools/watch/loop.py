@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.remote.mirror import Syncer, engine_api, sync_roots
+from devtools.remote.site import site_of
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 from devtools.watch.actions import Executor
@@ -65,10 +65,11 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
         raise DevtoolsError("no service declares watch rules (develop.watch or x-devtools.watch)", ExitCode.USAGE)
     planner = Planner(project.root, watches)
     planner.prime()
-    # A remote engine cannot see the checkout: each change is copied in first, and every call goes
-    # through the project's SSH tunnel (devtools.remote.mirror).
-    executor = Executor(project, watches, engine=engine_api(project) if project.remote else None)
-    syncer = Syncer(project, sync_roots(project, config), executor.engine) if project.remote else None
+    # On a remote engine each change is copied in first and every call goes through the project's SSH
+    # tunnel; on this machine's engine the site's syncer has nothing to do (devtools.remote.site).
+    site = site_of(project)
+    executor = Executor(project, watches, site)
+    syncer = site.syncer(project, config, executor.engine)
     events: queue.Queue[tuple[Path, float]] = queue.Queue()
 
     class Enqueue(FileSystemEventHandler):
@@ -81,7 +82,7 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
                     events.put((Path(str(path)), now))
 
     observer: Any = Observer()
-    for directory, recursive in watched_roots(project.root, watches, syncer.folders() if syncer else ()):
+    for directory, recursive in watched_roots(project.root, watches, syncer.folders()):
         observer.schedule(Enqueue(), str(directory), recursive=recursive)
     observer.start()
     debouncer = Debouncer()
@@ -104,14 +105,13 @@ def run(project: ComposeProject, config: ComposeConfig, *, live: bool | None = N
                     changed, notes = planner.changes(debouncer.take())
                     for note in notes:
                         view.event(note)
-                    if syncer is not None and changed:
-                        lines, _ = syncer.push(changed)
-                        for line in lines:
-                            view.event(line)
+                    lines, _ = syncer.push(changed)
+                    for line in lines:
+                        view.event(line)
                     # With the remote engine out of reach, the actions wait for the files (replan below).
-                    if syncer is None or not syncer.lost:
+                    if not syncer.lost:
                         _act(planner.plan_changes(changed), executor, view, edited_at)
-                if syncer is not None and syncer.lost and now >= next_retry:
+                if syncer.lost and now >= next_retry:
                     lines, synced = syncer.push(())
                     for line in lines:
                         view.event(line)

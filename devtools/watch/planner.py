@@ -12,39 +12,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.sources import is_ignored
 from devtools.watch.rules import PRECEDENCE, Action, ServiceWatch, WatchRule
-
-DEFAULT_IGNORED_DIRS = frozenset(
-    {".git", "__pycache__", ".venv", "venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "mlruns",
-     "mlartifacts", "data", "models", ".devtools", "node_modules", ".ipynb_checkpoints", ".idea"}
-)  # fmt: skip
-# Editor temp and backup files: vim swap and its 4913 probe, emacs locks/autosaves, JetBrains safe-write.
-DEFAULT_IGNORED_FILES = (
-    "*.pyc",
-    "*.pyo",
-    "*.swp",
-    "*.swx",
-    "*~",
-    ".#*",
-    "#*#",
-    "4913",
-    "*.tmp",
-    "*___jb_*___",
-    ".DS_Store",
-)
-
-
-def is_ignored(relative: Path, extra: Iterable[str] = ()) -> bool:
-    if DEFAULT_IGNORED_DIRS.intersection(relative.parts[:-1]) or relative.name in DEFAULT_IGNORED_DIRS:
-        return True
-    patterns = (*DEFAULT_IGNORED_FILES, *extra)
-    return any(fnmatch.fnmatch(relative.name, p) or fnmatch.fnmatch(relative.as_posix(), p) for p in patterns)
 
 
 def digest(path: Path, *, dependency: bool) -> str | None:

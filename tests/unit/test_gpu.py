@@ -48,7 +48,7 @@ class RecordedMachine:
         if words[:3] == ["docker", "image", "inspect"]:
             image = words[-1]
             if image in self.spec["images"]:
-                return proc.Completed(tuple(argv), 0, "sha256:5f0e1c3d\n", "")
+                return proc.Completed(tuple(argv), 0, '[{"Id": "sha256:5f0e1c3d"}]\n', "")
             return proc.Completed(tuple(argv), 1, "", f"Error response from daemon: No such image: {image}\n")
         line = " ".join(words)
         keys = [key for key in self.spec["commands"] if line.startswith(key)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from devtools import gpu
 from devtools.gpu import Gpu, GpuReport, Layer, Status
-from devtools.stack.gpu import requests_gpus
 from testing.cli_harness import FakeDocker, compose_prefix
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
@@ -76,7 +76,9 @@ def _report(*, usable: bool) -> GpuReport:
 def _running_training(docker: FakeDocker, device_requests: str) -> None:
     docker.respond_to(["ps", "--status", "running"], stdout="mlflow\ntraining\n")
     docker.respond_to(["ps", "-q", "training"], stdout="c0ffee\n")
-    docker.respond(lambda argv: argv[:2] == ["docker", "inspect"], stdout=device_requests + "\n")
+    inspected = {"Name": "/mlstack-training-1", "State": {"Status": "running"}, "HostConfig": {}}
+    inspected["HostConfig"]["DeviceRequests"] = json.loads(device_requests)
+    docker.respond(lambda argv: argv[:3] == ["docker", "container", "inspect"], stdout=json.dumps([inspected]))
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_train_gpus_execs_ddp_into_a_training_container_with_gpus(
     if "--device" not in ddp:
         job += ["--device", "cuda"]
     assert docker.execs == [[*compose_prefix(stack_root, *DEV_FILES), "exec", "-T", "training", *job]]
-    assert ["docker", "inspect", "--format", "{{json .HostConfig.DeviceRequests}}", "c0ffee"] in docker.calls
+    assert ["docker", "container", "inspect", "c0ffee"] in docker.calls
 
 
 def test_train_gpus_refuses_a_training_container_started_without_gpus(docker: FakeDocker, cli) -> None:
@@ -145,18 +147,3 @@ def test_train_gpus_rejects_a_bad_count(docker: FakeDocker, cli, value: str) -> 
     assert result.exit_code == 2
     assert "expected a number of GPUs" in result.output
     assert docker.execs == []
-
-
-@pytest.mark.parametrize(
-    ("requests", "has_gpus"),
-    [
-        ("null", False),
-        ("", False),
-        ("[]", False),
-        (NVIDIA_REQUESTS, True),
-        ('[{"Driver":"","Count":0,"DeviceIDs":["0","1"],"Capabilities":[["gpu","utility"]]}]', True),
-        ('[{"Driver":"cdi","DeviceIDs":["vendor.com/fpga=0"],"Capabilities":null}]', False),
-    ],
-)
-def test_requests_gpus_reads_docker_inspect(requests: str, has_gpus: bool) -> None:
-    assert requests_gpus(requests) is has_gpus

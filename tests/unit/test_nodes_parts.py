@@ -4,9 +4,11 @@ fake engine whose node 1 dies). The real job: tests/docker/test_nodes.py."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from devtools.errors import DevtoolsError
 from devtools.jobs import nodes as nodes_module
 from devtools.jobs.nodes import Node, run_nodes
 from devtools.stack.project import ComposeProject
+from testing.cli_harness import FakeDocker, compose_args, recorded_config
 
 
 def test_a_node_is_named_with_the_ranks_it_announced_and_its_own_last_words() -> None:
@@ -37,17 +40,17 @@ class FakeEngine:
         self.calls.append(argv)
         if argv[:2] == ["docker", "stop"]:
             self.stopped = True
-        if argv[:2] == ["docker", "inspect"]:
-            names = argv[4:]
-            rows = []
-            for name in names:
+        if argv[:3] == ["docker", "container", "inspect"]:
+            found = []
+            for name in argv[3:]:
                 if name.endswith("-node-1"):
-                    rows.append(f"/{name} exited 137 2026-12-05T10:00:01Z")
+                    state = {"Status": "exited", "ExitCode": 137, "FinishedAt": "2026-12-05T10:00:01Z"}
                 elif self.stopped:
-                    rows.append(f"/{name} exited 130 2026-12-05T10:00:05Z")
+                    state = {"Status": "exited", "ExitCode": 130, "FinishedAt": "2026-12-05T10:00:05Z"}
                 else:
-                    rows.append(f"/{name} running 0 0001-01-01T00:00:00Z")
-            return proc.Completed(tuple(argv), 0, "\n".join(rows) + "\n", "")
+                    state = {"Status": "running", "ExitCode": 0, "FinishedAt": "0001-01-01T00:00:00Z"}
+                found.append({"Name": f"/{name}", "State": state})
+            return proc.Completed(tuple(argv), 0, json.dumps(found), "")
         return proc.Completed(tuple(argv), 0, "", "")
 
     def observe(self, argv: Sequence[str], *, on_stdout: Callable[[str], None], **_: object) -> proc.Completed:
@@ -89,3 +92,28 @@ def test_a_dead_node_fails_the_job_in_one_line_stops_the_others_and_leaves_nothi
     assert ["docker", "stop", "--time", "20", f"{job_id}-node-0"] in engine.calls  # the survivor stopped
     assert ["docker", "rm", "-f", f"{job_id}-node-0", f"{job_id}-node-1"] in engine.calls  # nothing left
     assert any(line.startswith("node 1 | node ") for line in shown)
+
+
+def test_train_nodes_on_a_remote_engine_gives_the_job_mlflow_as_this_machine_reaches_it(
+    docker: FakeDocker, stack_root: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remote override publishes MLflow on the remote's loopback at a port the remote picks, so
+    its own config names no URL here; the job must still end a dead node's run through the tunnel's
+    local port (MLFLOW_PORT), or the run is left RUNNING."""
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@gpu-box")
+    monkeypatch.setenv("DEVTOOLS_REMOTE", "1")
+    remote_file = str(stack_root / "docker-compose.remote.yml")
+    docker.respond(
+        lambda argv: compose_args(argv)[:1] == ["config"] and remote_file in argv,
+        stdout=recorded_config(stack_root, "remote"),
+    )
+    given: dict[str, Any] = {}
+
+    def fake_run_nodes(project: ComposeProject, count: int, job: Sequence[str], **kwargs: Any) -> int:
+        given.update(kwargs, remote=project.remote)
+        return 0
+
+    monkeypatch.setattr(nodes_module, "run_nodes", fake_run_nodes)
+    result = cli("train", "--nodes", "2")
+    assert result.exit_code == 0, result.output
+    assert given["remote"] is True and given["mlflow_url"] == "http://127.0.0.1:5000"

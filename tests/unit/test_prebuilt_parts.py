@@ -13,7 +13,7 @@ import pytest
 from devtools.engine.api import Distribution, EngineApi, RegistryAnswer
 from devtools.progress import Board
 from devtools.registry import prebuilt
-from devtools.stack.build_state import BuildState
+from devtools.stack.build_state import BuildState, Wanted, wanted
 from devtools.stack.project import ComposeProject
 from devtools.stack.start import build_stale
 from testing.cli_harness import FakeDocker, recorded_config
@@ -28,39 +28,32 @@ def dev(docker: FakeDocker, stack_root: Path, monkeypatch: pytest.MonkeyPatch) -
     return docker
 
 
-def wanted_images(stack_root: Path) -> dict[str, prebuilt.Wanted]:
+def wanted_images(stack_root: Path) -> dict[str, Wanted]:
     project = ComposeProject.dev(stack_root)
     config = project.config()
-    return {image.service: image for image in prebuilt.wanted(project, config, list(config.services))}
+    return {image.service: image for image in wanted(project, config, list(config.services))}
 
 
 def answer_pulls(docker: FakeDocker, stack_root: Path, pulls: dict[str, tuple[int, str]], label: str = "") -> None:
     """`docker pull` of each service's prebuilt tag answers (exit code, stderr); inspect answers the
     fingerprint label (the right one unless `label`) and a repo digest."""
     for service, image in wanted_images(stack_root).items():
-        remote = image.remote(REGISTRY, "dev")
+        remote = prebuilt.tag_in(REGISTRY, image, "dev")
         code, said = pulls.get(service, (1, "Error response from daemon: manifest unknown: manifest unknown"))
         docker.respond(
             lambda argv, r=remote: argv[:3] == ["docker", "pull", "-q"] and argv[3] == r, stderr=said, returncode=code
         )
-        docker.respond(
-            lambda argv, r=remote: (
-                argv[:3] == ["docker", "image", "inspect"] and argv[-1] == r and "Labels" in argv[-2]
-            ),
-            stdout=(label or image.fingerprint) + "\n",
-        )
-        digest = f"{remote.rsplit(':', 1)[0]}@sha256:{'0' * 64}"
-        docker.respond(
-            lambda argv, r=remote: (
-                argv[:3] == ["docker", "image", "inspect"] and argv[-1] == r and "RepoDigests" in argv[-2]
-            ),
-            stdout=digest + "\n",
-        )
+        pulled = {
+            "Id": "sha256:" + "1" * 64,
+            "Config": {"Labels": {prebuilt.LABEL: label or image.fingerprint}},
+            "RepoDigests": [f"{remote.rsplit(':', 1)[0]}@sha256:{'0' * 64}"],
+        }
+        docker.respond(lambda argv, r=remote: argv == ["docker", "image", "inspect", r], stdout=json.dumps([pulled]))
 
 
 def stale_build(stack_root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], str]:
     project = ComposeProject.dev(stack_root)
-    built = build_stale(project, project.config(), [])
+    built = build_stale(project, project.config(), [], prebuilt.source_for(project))
     return built, capsys.readouterr().err
 
 
@@ -76,7 +69,7 @@ def test_images_the_registry_holds_for_these_inputs_are_pulled_not_built(
     assert built == ["serving", "training"]  # the registry had no image for their inputs
     assert builds(dev) == [["build", "serving", "training"]]
     images = wanted_images(stack_root)
-    assert ["docker", "tag", images["mlflow"].remote(REGISTRY, "dev"), "mlstack/mlflow:dev"] in dev.calls
+    assert ["docker", "tag", prebuilt.tag_in(REGISTRY, images["mlflow"], "dev"), "mlstack/mlflow:dev"] in dev.calls
     assert f"mlflow: pulled {REGISTRY}/mlstack/mlflow@sha256:" in said
     assert "serving: no prebuilt image for these inputs: building" in said
     state = BuildState(ComposeProject.dev(stack_root))
@@ -89,7 +82,7 @@ def test_an_image_whose_fingerprint_label_differs_is_removed_and_built(
     answer_pulls(dev, stack_root, {name: (0, "") for name in ("base", "mlflow", "serving", "training")}, label="f" * 64)
     built, said = stale_build(stack_root, capsys)
     assert built == ["base", "mlflow", "serving", "training"]
-    remote = wanted_images(stack_root)["mlflow"].remote(REGISTRY, "dev")
+    remote = prebuilt.tag_in(REGISTRY, wanted_images(stack_root)["mlflow"], "dev")
     assert ["docker", "rmi", remote] in dev.calls
     assert not [argv for argv in dev.calls if argv[:2] == ["docker", "tag"]]  # nothing of it is used
     assert "mlflow: prebuilt image not used: its devtools.fingerprint label is not these inputs'" in said
@@ -128,6 +121,14 @@ def test_publish_builds_for_uid_1000_with_labels_and_pushes_both_tags(
     dev: FakeDocker, stack_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("devtools.stack.project.host_ids", lambda: (1234, 1234))
+    digest = f"sha256:{'0' * 64}"
+    dev.respond(
+        lambda argv: argv[:3] == ["docker", "image", "inspect"],
+        stdout=json.dumps(
+            [{"RepoDigests": [f"{REGISTRY}/mlstack/base@{digest}", f"{REGISTRY}/mlstack/mlflow@{digest}"]}]
+        ),
+    )
+    monkeypatch.setattr("devtools.registry.push.EngineApi", lambda: FakeRegistry({"base", "mlflow"}))
     lines = prebuilt.publish(REGISTRY, ["mlflow"], Board(io.StringIO(), live=False))
     [build] = [argv for argv in dev.calls if "build" in argv]
     [labels_file] = [Path(arg) for arg in build if arg.endswith("build-labels-mlstack.yml")]
@@ -137,7 +138,7 @@ def test_publish_builds_for_uid_1000_with_labels_and_pushes_both_tags(
     assert env["DEVTOOLS_UID"] == env["DEVTOOLS_GID"] == "1000"  # not the host's 1234
     images = {
         image.service: image
-        for image in prebuilt.wanted(
+        for image in wanted(
             ComposeProject.dev(stack_root).with_env(DEVTOOLS_UID="1000", DEVTOOLS_GID="1000"),
             ComposeProject.dev(stack_root).config(),
             ["base", "mlflow"],
@@ -146,12 +147,12 @@ def test_publish_builds_for_uid_1000_with_labels_and_pushes_both_tags(
     assert labels["mlflow"]["build"]["labels"] == {"devtools.fingerprint": images["mlflow"].fingerprint}
     pushed = [argv[-1] for argv in dev.calls if argv[:2] == ["docker", "push"]]
     assert pushed == [
-        images["base"].remote(REGISTRY, "dev"),
+        prebuilt.tag_in(REGISTRY, images["base"], "dev"),
         f"{REGISTRY}/mlstack/base:dev",
-        images["mlflow"].remote(REGISTRY, "dev"),
+        prebuilt.tag_in(REGISTRY, images["mlflow"], "dev"),
         f"{REGISTRY}/mlstack/mlflow:dev",
     ]
-    assert lines[-1] == f"mlflow: {images['mlflow'].remote(REGISTRY, 'dev')} (and :dev)"
+    assert lines[-1] == f"mlflow: {prebuilt.tag_in(REGISTRY, images['mlflow'], 'dev')} (and :dev)"
 
 
 class FakeRegistry(EngineApi):

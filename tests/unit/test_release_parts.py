@@ -16,9 +16,10 @@ from devtools.deploy import render as render_module
 from devtools.deploy.arch import Arch
 from devtools.deploy.render import render
 from devtools.deploy.settings import Options, resolve
-from devtools.engine.api import Distribution
+from devtools.engine.api import Distribution, EngineApi
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.registry import endpoint
+from devtools.registry.push import Pusher
 from devtools.release import manifest, publish
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
@@ -193,10 +194,11 @@ def test_pending_security_updates_are_read_from_apts_simulated_upgrade() -> None
     assert unchecked.fixable == 0 and "OS packages not checked: the image has no apt" in unchecked.summary()
 
 
-class FakeRegistry:
+class FakeRegistry(EngineApi):
     """Stands in for EngineApi.distribution: what the registry answers for each reference."""
 
     def __init__(self, answers: dict[str, Distribution]) -> None:
+        super().__init__(client=object())
         self.answers = answers
 
     def distribution(self, reference: str) -> Distribution:
@@ -223,7 +225,7 @@ def manifest_commands(monkeypatch: pytest.MonkeyPatch, pushed: str = INDEX_DIGES
 def test_an_index_is_created_afresh_pushed_and_read_back_with_every_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = manifest_commands(monkeypatch)
     held = FakeRegistry({INDEX: Distribution(INDEX_DIGEST, "application/vnd.oci.image.index.v1+json", PLATFORMS)})
-    digest = publish._push_index(INDEX, MEMBERS, PLATFORMS, "127.0.0.1:5001", held)  # type: ignore[arg-type]
+    digest = Pusher("127.0.0.1:5001", engine=held).push_index(INDEX, MEMBERS, PLATFORMS)
     assert digest == INDEX_DIGEST
     assert calls == [
         ["docker", "manifest", "rm", INDEX],  # a list an interrupted release left behind
@@ -247,5 +249,5 @@ def test_an_index_the_registry_holds_otherwise_is_refused(
 ) -> None:
     manifest_commands(monkeypatch)
     with pytest.raises(DevtoolsError, match=said) as error:
-        publish._push_index(INDEX, MEMBERS, PLATFORMS, "127.0.0.1:5001", FakeRegistry({INDEX: held}))  # type: ignore[arg-type]
+        Pusher("127.0.0.1:5001", engine=FakeRegistry({INDEX: held})).push_index(INDEX, MEMBERS, PLATFORMS)
     assert error.value.code is ExitCode.REGISTRY

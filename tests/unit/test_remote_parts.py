@@ -162,7 +162,7 @@ def test_ps_lines_come_from_the_tunnels_record(tmp_path: Path) -> None:
 def test_a_tunnel_down_closed_is_not_opened_again_by_a_watcher(tmp_path: Path) -> None:
     project = ComposeProject(tmp_path, "mlstack", remote=True)
     with pytest.raises(DevtoolsError) as error:
-        tunnel.ensure(project, "ssh://me@gpu-box:2222")
+        tunnel.ensure(project, "ssh://me@gpu-box:2222", lambda: ComposeConfig({"services": {}}))
     assert error.value.code is ExitCode.NOT_RUNNING and "`devtools up` opens it again" in error.value.message
 
 
@@ -183,9 +183,8 @@ def test_a_tunnel_that_cannot_open_again_yet_is_tried_again_later(
         raise DevtoolsError("the SSH tunnel to me@gpu-box did not open", ExitCode.DOCKER_UNAVAILABLE)
 
     monkeypatch.setattr(tunnel, "open_forwards", link_down)
-    monkeypatch.setattr(ComposeProject, "config", lambda self: ComposeConfig({"services": {}}))
     for _ in range(2):
         with pytest.raises(DevtoolsError) as error:
-            tunnel.ensure(project, "ssh://me@gpu-box")
+            tunnel.ensure(project, "ssh://me@gpu-box", lambda: ComposeConfig({"services": {}}))
         assert error.value.code is ExitCode.DOCKER_UNAVAILABLE  # lost, kept trying: not NOT_RUNNING
     assert len(attempts) == 2 and json.loads(state.read_text())["host"] == "me@gpu-box"

@@ -48,7 +48,7 @@ def _executor(root: Path, container: FakeContainer, **watch: Any) -> tuple[Execu
         WatchRule("serving", root / "services/serving", Action.SYNC, target="/app/serving"),
     )
     watches = {"serving": ServiceWatch(rules, **watch)}
-    return Executor(ComposeProject.dev(), watches, EngineApi(FakeClient(container))), watches
+    return Executor(ComposeProject.dev(), watches, engine=EngineApi(FakeClient(container))), watches
 
 
 def _planned(root: Path, action: Action, watches: dict[str, ServiceWatch]) -> Planned:

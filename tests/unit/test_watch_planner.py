@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from devtools.errors import DevtoolsError
-from devtools.watch.planner import Debouncer, Planner, is_ignored
+from devtools.sources import is_ignored
+from devtools.watch.planner import Debouncer, Planner
 from devtools.watch.rules import Action, load_watch
 
 
@@ -197,3 +198,9 @@ def test_a_burst_of_many_files_waits_longer_for_quiet() -> None:
     assert not debouncer.due(1.7)
     assert debouncer.due(1.81)
     assert len(debouncer.take()) == 26
+
+
+@pytest.mark.parametrize("rel", ["services/serving/models/slot.py", "services/training/data/source.py"])
+def test_a_package_named_like_a_data_folder_is_source_below_the_top(rel: str) -> None:
+    """data/, models/, mlruns/ are the stack's data only at the checkout's top (as .gitignore has them)."""
+    assert not is_ignored(Path(rel))
