@@ -55,7 +55,7 @@ RECORDINGS = (
         "deploy/compose_config_prod_ecs.yml",
         ("docker-compose.yml",),
         header=(
-            "# `docker compose config` of docker-compose.yml, x-ecs blocks (deploy/README.md) included\n"
+            "# `docker compose config` of docker-compose.yml, x-deploy and x-ecs blocks (deploy/README.md) included\n"
             "# (DEVTOOLS_ECS_* unset, so their defaults show); @ROOT@ stands for the repository root.\n"
             "# Recorded by python -m testing.compose_fixtures.\n"
         ),

@@ -1,4 +1,4 @@
-"""This stack's ECS defaults, used where a service's `x-ecs` block says nothing."""
+"""This stack's deployment defaults, used where a service's `x-deploy` block says nothing."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ IMAGE_USER = "10001:10001"
 
 # Compose's own default stop_grace_period, so a service stops the same way on both.
 STOP_TIMEOUT_S = 10
-ECS_MAX_STOP_TIMEOUT_S = 120
 
 # python -m serving passes SERVING_GRACEFUL_TIMEOUT (default 8 s) to uvicorn's
 # --timeout-graceful-shutdown (services/serving/__main__.py).
 SERVING_GRACEFUL_TIMEOUT_ENV = "SERVING_GRACEFUL_TIMEOUT"
 
-# With readonlyRootFilesystem every writable path must be a volume; /tmp is the images' HOME and
+# With a read-only root filesystem every writable path must be a volume; /tmp is the images' HOME and
 # where Python and MLflow put temporary files.
 ALWAYS_WRITABLE = ("/tmp",)
 
@@ -29,9 +28,9 @@ class Defaults:
     cpu: int = 512
     memory: int = 1024
     desired_count: int = 1
-    # Same keys as `x-ecs.autoscaling`; None: no autoscaling unless x-ecs asks for it.
+    # Same keys as `x-deploy.autoscaling`; None: no autoscaling unless x-deploy asks for it.
     autoscaling: Mapping[str, object] | None = None
-    # Seconds the app itself drains after SIGTERM; stopTimeout must exceed it.
+    # Seconds the app itself drains after SIGTERM; the stop timeout must exceed it.
     graceful_timeout: int | None = None
 
 

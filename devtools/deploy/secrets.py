@@ -1,7 +1,8 @@
-"""What counts as a secret, and what counts as a reference to one.
+"""What counts as a secret, whatever the target.
 
-ECS task definitions are readable by anyone with ecs:DescribeTaskDefinition and end up in
-CloudTrail, so a secret must reach the container as a `secrets` reference, never as `environment`.
+Deployment documents are readable by whoever may read the deployment (and end up in audit logs), so a
+secret must reach the container as a reference to a secret store, never as an environment value; what
+such a reference looks like is the target's to say (devtools.deploy.targets).
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ SECRET_NAME_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
 
 # scheme://user:password@host — the password part is what makes the value a secret.
 _URI_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@", re.IGNORECASE)
-
-# Secrets Manager (arn:...:secretsmanager:region:account:secret:name[:json-key:stage:version])
-# or SSM Parameter Store (arn:...:ssm:region:account:parameter/name). Region and account may be
-# <placeholders>; plaintext can never match.
-_SECRET_REFERENCE = re.compile(r"arn:aws[a-z-]*:(secretsmanager|ssm):[^:\s]*:[^:\s]*:(secret:|parameter/)\S+")
 
 
 def secret_reason(name: str, value: str) -> str | None:
@@ -32,7 +28,3 @@ def secret_reason(name: str, value: str) -> str | None:
 
 def has_uri_password(value: str) -> bool:
     return _URI_WITH_PASSWORD.search(value) is not None
-
-
-def is_secret_reference(value: str) -> bool:
-    return _SECRET_REFERENCE.fullmatch(value) is not None

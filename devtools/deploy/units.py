@@ -1,4 +1,5 @@
-"""Compose's duration and size notations, converted to the units ECS asks for."""
+"""Compose's duration and size notations, in the units a workload is sized in: seconds, CPU units (1024
+per vCPU) and MiB."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def whole_seconds(value: object) -> int:
 
 
 def cpu_units(value: object) -> int:
-    """ECS CPU units (1024 per vCPU) from an integer of units, or '0.5 vCPU'."""
+    """CPU units (1024 per vCPU) from an integer of units, or '0.5 vCPU'."""
     if isinstance(value, bool):
         raise ValueError(f"'{value}' is not a CPU size")
     if isinstance(value, int):
@@ -61,7 +62,7 @@ def cpu_units(value: object) -> int:
 
 
 def vcpus_to_units(value: object) -> int:
-    """Compose `deploy.resources.limits.cpus` (a fraction of CPUs) in ECS CPU units, rounded up."""
+    """Compose `deploy.resources.limits.cpus` (a fraction of CPUs) in CPU units, rounded up."""
     try:
         return math.ceil(float(str(value)) * 1024)
     except ValueError:
@@ -69,7 +70,7 @@ def vcpus_to_units(value: object) -> int:
 
 
 def mebibytes(value: object) -> int:
-    """ECS memory in MiB from an integer of MiB, or a size with a unit ('2GB', '512 MiB')."""
+    """Memory in MiB from an integer of MiB, or a size with a unit ('2GB', '512 MiB')."""
     if isinstance(value, bool):
         raise ValueError(f"'{value}' is not a memory size")
     if isinstance(value, int):
@@ -78,7 +79,7 @@ def mebibytes(value: object) -> int:
     if not match or match.group(2) not in _BYTES_PER_UNIT:
         raise ValueError(f"'{value}' is not a memory size (MiB like 2048, or '2GB')")
     number, unit = float(match.group(1)), match.group(2)
-    # A bare number means MiB here, as in the ECS API.
+    # A bare number means MiB here, as cloud task sizes are written.
     return math.ceil(number if unit == "" else number * _BYTES_PER_UNIT[unit] / _MIB)
 
 

@@ -34,11 +34,8 @@ GPU_FILE = "docker-compose.gpu.yml"
 # The dev stack on an engine that cannot see this checkout: no bind mounts (the source is synced into
 # volumes) and ports forwarded over SSH (devtools.remote.mirror).
 REMOTE_FILE = "docker-compose.remote.yml"
-# Written by `devtools deploy run-local` from the rendered task definitions (devtools/deploy/local_compose.py),
-# one per project name: build/<project>-ecs-local/docker-compose.yml.
-ECS_LOCAL_FILE = "docker-compose.yml"
-# Its one-off tasks (run-task definitions) are in this profile: they start only when run by name.
-ECS_LOCAL_TASK_PROFILE = "ecs-tasks"
+# What a deploy target writes to run its documents on this engine: build/<project>/docker-compose.yml.
+RENDERED_FILE = "docker-compose.yml"
 
 # Compose resolves the project name from -p, then COMPOSE_PROJECT_NAME, then `name:` in the file.
 # devtools always passes -p, so a devcontainer (which reads `name:`) and the CLI share containers,
@@ -52,7 +49,9 @@ FALLBACK_UID = 1000
 class Variant(str, Enum):
     DEV = "dev"  # production file + dev override: targets `dev`, source bind-mounted
     PROD = "prod"  # docker-compose.yml alone: targets `prod`, what ECS runs
-    ECS_LOCAL = "ecs-local"  # the rendered ECS task definitions, run locally as Fargate would
+    # A Compose file a deploy target wrote from its documents, run alone on this engine as production
+    # would run them (`devtools deploy run-local`): devtools.deploy.targets.
+    RENDERED = "rendered"
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -133,16 +132,18 @@ class ComposeProject:
         return cls.load(Variant.PROD, root)
 
     @classmethod
-    def ecs_local(cls, root: Path | None = None) -> ComposeProject:
-        """Its own project name (`<project>-ecs-local`), so it never touches the dev or prod stack."""
-        project = cls.load(Variant.ECS_LOCAL, root)
-        return replace(project, name=f"{project.name}-ecs-local", profiles=(ECS_LOCAL_TASK_PROFILE,))
+    def rendered(cls, suffix: str, profiles: tuple[str, ...] = (), root: Path | None = None) -> ComposeProject:
+        """A deploy target's rendered Compose file (build/<project>-<suffix>/docker-compose.yml) as its own
+        project, `<project>-<suffix>`, so it never touches the dev or prod stack. `profiles`: the ones to
+        enable (one-off jobs in a profile start only when run by name)."""
+        project = cls.load(Variant.RENDERED, root)
+        return replace(project, name=f"{project.name}-{suffix}", profiles=profiles)
 
     @property
     def files(self) -> tuple[Path, ...]:
         """The -f files, in the order Compose merges them."""
-        if self.variant is Variant.ECS_LOCAL:
-            return (self.root / "build" / self.name / ECS_LOCAL_FILE,)
+        if self.variant is Variant.RENDERED:
+            return (self.root / "build" / self.name / RENDERED_FILE,)
         names = [BASE_FILE]
         if self.variant is Variant.DEV:
             names.append(DEV_FILE)

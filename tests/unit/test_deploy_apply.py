@@ -22,10 +22,10 @@ import yaml
 from typer.testing import CliRunner
 
 from devtools.cli import app
-from devtools.deploy.compare import differing_fields
-from devtools.deploy.documents import write
-from devtools.deploy.render import render
-from devtools.deploy.settings import Options, resolve
+from devtools.deploy.targets.ecs.compare import differing_fields
+from devtools.deploy.targets.ecs.documents import write
+from devtools.deploy.targets.ecs.render import render
+from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.stack.config import ComposeConfig
 from testing.moto_server import MotoServer, free_port, running
 
@@ -36,7 +36,7 @@ REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 # moto reports this many running tasks for every service it creates (MOTO_ECS_SERVICE_RUNNING), so
 # a service that desires as many is stable at once, and one that desires fewer never is.
 RUNNING_TASKS = 2
-# The recorded prod config's own x-ecs placeholders, filled as an operator's env file would.
+# The recorded prod config's own x-deploy / x-ecs placeholders, filled as an operator's env file would.
 COMPOSE_VALUES = {
     "<artifact-bucket>": "mlstack-artifacts",
     "<mlflow-host>": "mlflow.mlstack.internal",
@@ -133,7 +133,7 @@ def render_into(out: Path, account: Account, *, tag: str = "t1", mlflow_tasks: i
     for placeholder, value in COMPOSE_VALUES.items():
         text = text.replace(placeholder, value)
     raw = yaml.safe_load(text)
-    raw["services"]["mlflow"]["x-ecs"]["desired-count"] = mlflow_tasks
+    raw["services"]["mlflow"]["x-deploy"]["desired-count"] = mlflow_tasks
     options = Options(
         registry=REGISTRY,
         region=REGION,
@@ -524,12 +524,13 @@ def test_comparison_ignores_what_aws_adds_and_the_order_of_sets() -> None:
 
 
 def render_gpu_training(out: Path, account: Account) -> Path:
-    """The documents with training as a 2-node job of 4 GPUs each (x-ecs gpus / nodes / capacity-provider)."""
+    """The documents with training as a 2-node job of 4 GPUs each (x-deploy gpus / nodes, x-ecs capacity-provider)."""
     text = (FIXTURES / "compose_config_prod.yml").read_text().replace("@ROOT@", "/repo")
     for placeholder, value in COMPOSE_VALUES.items():
         text = text.replace(placeholder, value)
     raw = yaml.safe_load(text)
-    raw["services"]["training"]["x-ecs"].update({"gpus": 4, "nodes": 2, "capacity-provider": "mlstack-gpu"})
+    raw["services"]["training"]["x-deploy"].update({"gpus": 4, "nodes": 2})
+    raw["services"]["training"]["x-ecs"].update({"capacity-provider": "mlstack-gpu"})
     options = Options(
         registry=REGISTRY,
         region=REGION,

@@ -128,7 +128,7 @@ def test_a_broken_compose_file_fails_in_one_line_and_writes_nothing(
     prod: FakeDocker, stack_root: Path, tmp_path: Path
 ) -> None:
     config = yaml.safe_load(recorded_config(stack_root, "prod"))
-    config["services"]["mlflow"].pop("x-ecs")  # no secrets declaration for the plaintext value below
+    config["services"]["mlflow"].pop("x-deploy")  # no secrets declaration for the plaintext value below
     config["services"]["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] = "postgresql://mlflow:hunter2@db/mlflow"
     prod.respond_to(["config"], stdout=yaml.safe_dump(config))
     out = tmp_path / "out"
@@ -137,7 +137,7 @@ def test_a_broken_compose_file_fails_in_one_line_and_writes_nothing(
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(
         "devtools: mlflow: environment variable MLFLOW_BACKEND_STORE_URI looks like a secret (its value is a URI "
-        "with a password); declare it under x-ecs.secrets"
+        "with a password); declare it under x-deploy.secrets"
     )
     assert "hunter2" not in result.stderr + result.stdout
     assert not out.exists()
@@ -149,7 +149,7 @@ def test_a_broken_compose_file_fails_in_one_line_and_writes_nothing(
         ("serving", {"image": None}, "devtools: serving: no image"),
         (
             "serving",
-            {"x-ecs": {"cpu": 512, "memory": 512}},
+            {"x-deploy": {"cpu": 512, "memory": 512}},
             "devtools: serving: task size: cpu 512 with memory 512 MiB",
         ),
         ("mlflow", {"stop_grace_period": "3m0s"}, "devtools: mlflow: stop_grace_period 3m0s is longer than ECS allows"),
@@ -212,4 +212,13 @@ def test_the_command_module_imports_nothing_heavy() -> None:
         "or m.startswith('devtools.deploy.')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['devtools.deploy.arch']"
+    # The target registry and each target's commands module (typer, an enum): never its renderer.
+    assert done.stdout.strip() == str(
+        [
+            "devtools.deploy.target",
+            "devtools.deploy.targets",
+            "devtools.deploy.targets.ecs",
+            "devtools.deploy.targets.ecs.arch",
+            "devtools.deploy.targets.ecs.commands",
+        ]
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from devtools.deploy import envfile
-from devtools.deploy.settings import Options, read_env_file, resolve
+from devtools.deploy.targets.ecs.settings import Options, read_env_file, resolve
 from devtools.errors import DevtoolsError, ExitCode
 
 ROLE = "arn:aws:iam::123456789012:role"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.deploy import bundle, local_compose
-from devtools.deploy.documents import write
-from devtools.deploy.local_compose import Image
-from devtools.deploy.render import render
-from devtools.deploy.settings import Options, resolve
+from devtools.deploy.targets.ecs import bundle, local_compose
+from devtools.deploy.targets.ecs.documents import write
+from devtools.deploy.targets.ecs.local_compose import Image
+from devtools.deploy.targets.ecs.render import render
+from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
 

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.deploy import envfile, validate
-from devtools.deploy.arch import Arch
-from devtools.deploy.documents import Document, strings
-from devtools.deploy.ecs import image_reference
-from devtools.deploy.render import Rendered, render
-from devtools.deploy.settings import Options, Settings, resolve
+from devtools.deploy import envfile
+from devtools.deploy.targets.ecs import validate
+from devtools.deploy.targets.ecs.arch import Arch
+from devtools.deploy.targets.ecs.aws_documents import image_reference
+from devtools.deploy.targets.ecs.documents import Document, strings
+from devtools.deploy.targets.ecs.render import Rendered, render
+from devtools.deploy.targets.ecs.settings import Options, Settings, resolve
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
 
@@ -37,16 +38,17 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def prod_config() -> dict[str, Any]:
-    """The recorded `docker compose config` of docker-compose.yml without its x-ecs blocks: what the
-    renderer derives from plain Compose alone."""
+    """The recorded `docker compose config` of docker-compose.yml without its x-deploy and x-ecs blocks:
+    what the renderer derives from plain Compose alone."""
     raw = load(FIXTURES / "compose_config_prod.yml")
     for service in raw["services"].values():
+        service.pop("x-deploy", None)
         service.pop("x-ecs", None)
     return raw
 
 
 def ecs_config() -> dict[str, Any]:
-    """The same with the x-ecs blocks deploy/README.md proposes."""
+    """The same with the x-deploy and x-ecs blocks deploy/README.md proposes."""
     return load(FIXTURES / "deploy" / "compose_config_prod_ecs.yml")
 
 
@@ -241,7 +243,7 @@ def render_with_env_file(path: Path) -> Rendered:
     # Compose interpolates ${DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN} into x-ecs.secrets; the config
     # was recorded with it unset, so put the file's value where Compose would.
     secret_arn = file.values["DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN"]
-    raw["services"]["mlflow"]["x-ecs"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
+    raw["services"]["mlflow"]["x-deploy"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
     return render(ComposeConfig(raw), resolve(Options(), {}, project="mlstack", tag="abc1234", env_file=file))
 
 
@@ -320,21 +322,21 @@ def test_plaintext_secret_in_environment_fails(variable: str, value: str, reason
     message = failure(raw).message
     assert message.startswith(f"mlflow: environment variable {variable} looks like a secret")
     assert reason in message
-    assert "x-ecs.secrets" in message
+    assert "x-deploy.secrets" in message
     assert "hunter2" not in message
 
 
 def test_plaintext_secret_in_x_ecs_environment_fails() -> None:
     raw = ecs_config()
-    raw["services"]["serving"]["x-ecs"]["environment"]["MLFLOW_TRACKING_PASSWORD"] = "hunter2"
+    raw["services"]["serving"]["x-deploy"]["environment"]["MLFLOW_TRACKING_PASSWORD"] = "hunter2"
     assert "serving: environment variable MLFLOW_TRACKING_PASSWORD" in failure(raw).message
 
 
 def test_a_secret_reference_that_is_no_arn_fails_without_echoing_it() -> None:
     raw = ecs_config()
-    raw["services"]["mlflow"]["x-ecs"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = "postgresql://u:hunter2@db/mlflow"
+    raw["services"]["mlflow"]["x-deploy"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = "postgresql://u:hunter2@db/mlflow"
     message = failure(raw).message
-    assert message.startswith("mlflow: x-ecs.secrets.MLFLOW_BACKEND_STORE_URI must be a Secrets Manager")
+    assert message.startswith("mlflow: x-deploy.secrets.MLFLOW_BACKEND_STORE_URI must be a Secrets Manager")
     assert "hunter2" not in message
 
 
@@ -348,7 +350,7 @@ def test_password_in_a_command_fails() -> None:
 
 def test_invalid_cpu_memory_pair_fails() -> None:
     raw = prod_config()
-    raw["services"]["serving"]["x-ecs"] = {"cpu": 256, "memory": 4096}
+    raw["services"]["serving"]["x-deploy"] = {"cpu": 256, "memory": 4096}
     message = failure(raw).message
     assert message.startswith("serving: task size: cpu 256 with memory 4096 MiB is not a Fargate size")
     assert "512, 1024, 2048" in message
@@ -399,40 +401,45 @@ def test_disabled_healthcheck_renders_none() -> None:
 
 
 @pytest.mark.parametrize(
-    ("x_ecs", "message"),
+    ("key", "block", "message"),
     [
-        ({"cpus": 1}, "serving: unknown x-ecs key 'cpus'"),
-        ({"kind": "daemon"}, "serving: x-ecs.kind 'daemon'"),
-        ({"autoscaling": {"min": 3, "max": 2}}, "need 1 <= min <= max"),
-        ({"desired-count": 9}, "desired count 9 is outside x-ecs.autoscaling min 2 / max 6"),
-        ({"autoscaling": {"metric": "memory"}}, "expected cpu or requests"),
-        ({"ephemeral-storage": 500}, "Fargate allows 21-200"),
-        ({"load-balancer": 9999}, "x-ecs.load-balancer must be"),
+        ("x-deploy", {"cpus": 1}, "serving: unknown x-deploy key 'cpus'"),
+        ("x-deploy", {"kind": "daemon"}, "serving: x-deploy.kind 'daemon'"),
+        ("x-deploy", {"autoscaling": {"min": 3, "max": 2}}, "need 1 <= min <= max"),
+        ("x-deploy", {"desired-count": 9}, "desired count 9 is outside x-deploy.autoscaling min 2 / max 6"),
+        ("x-deploy", {"autoscaling": {"metric": "memory"}}, "expected cpu or requests"),
+        ("x-deploy", {"load-balancer": 9999}, "x-deploy.load-balancer must be"),
+        ("x-deploy", {"ephemeral-storage": 40}, "serving: unknown x-deploy key 'ephemeral-storage'"),
+        ("x-ecs", {"ephemeral-storage": 500}, "Fargate allows 21-200"),
+        ("x-ecs", {"cpu": 512}, "serving: unknown x-ecs key 'cpu'"),
+        ("x-ecs", {"capacity-provider": "gpus"}, "serving: x-ecs.capacity-provider applies to run-task jobs"),
     ],
 )
-def test_bad_x_ecs_blocks_fail(x_ecs: dict[str, Any], message: str) -> None:
+def test_bad_extension_blocks_fail(key: str, block: dict[str, Any], message: str) -> None:
+    """Target-neutral keys live in x-deploy, what only ECS has in x-ecs: each block knows its own keys."""
     raw = prod_config()
-    raw["services"]["serving"]["x-ecs"] = x_ecs
+    raw["services"]["serving"][key] = block
     assert message in failure(raw).message
 
 
 def test_service_only_keys_on_a_task_fail() -> None:
     raw = prod_config()
-    raw["services"]["training"]["x-ecs"] = {"desired-count": 2}
-    assert "training: x-ecs.desired-count applies to services only" in failure(raw).message
+    raw["services"]["training"]["x-deploy"] = {"desired-count": 2}
+    assert "training: x-deploy.desired-count applies to services only" in failure(raw).message
 
 
 def test_bind_mounts_fail() -> None:
     raw = prod_config()
     raw["services"]["serving"]["volumes"] = [{"type": "bind", "source": "/repo/services", "target": "/app"}]
-    assert "serving: bind mount of /repo/services has no ECS equivalent" in failure(raw).message
+    assert "serving: bind mount of /repo/services cannot be deployed" in failure(raw).message
 
 
 def test_x_ecs_can_skip_override_commands_and_size() -> None:
     raw = prod_config()
-    raw["services"]["seed"]["x-ecs"] = {"kind": "skip"}
-    raw["services"]["training"]["x-ecs"] = {"command": ["train", "--epochs", "3"], "cpu": "4 vCPU", "memory": "16GB"}
-    raw["services"]["serving"]["x-ecs"] = {"autoscaling": False, "load-balancer": False, "ephemeral-storage": 40}
+    raw["services"]["seed"]["x-deploy"] = {"kind": "skip"}
+    raw["services"]["training"]["x-deploy"] = {"command": ["train", "--epochs", "3"], "cpu": "4 vCPU", "memory": "16GB"}
+    raw["services"]["serving"]["x-deploy"] = {"autoscaling": False, "load-balancer": False}
+    raw["services"]["serving"]["x-ecs"] = {"ephemeral-storage": 40}
     raw["services"]["mlflow"]["tmpfs"] = ["/run:size=1m"]
     rendered = run(raw, arch=Arch.arm64)
     names = {d.filename for d in rendered.documents}
@@ -450,7 +457,7 @@ def test_x_ecs_can_skip_override_commands_and_size() -> None:
 
 def test_request_count_autoscaling() -> None:
     raw = prod_config()
-    raw["services"]["serving"]["x-ecs"] = {"autoscaling": {"metric": "requests", "target": 200}}
+    raw["services"]["serving"]["x-deploy"] = {"autoscaling": {"metric": "requests", "target": 200}}
     policy = doc(run(raw), "serving.scaling-policy.json")["TargetTrackingScalingPolicyConfiguration"]
     assert policy["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "ALBRequestCountPerTarget",
@@ -513,7 +520,7 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_volume_names_are_unique() -> None:
-    from devtools.deploy.ecs import volume_names
+    from devtools.deploy.targets.ecs.aws_documents import volume_names
 
     assert volume_names(("/a-b", "/a/b", "/tmp")) == {"/a-b": "a-b", "/a/b": "a-b-2", "/tmp": "tmp"}
 
@@ -533,7 +540,8 @@ def test_environment_list_form_and_null_values() -> None:
 def test_gpu_training_renders_for_ec2_capacity_and_a_batch_multinode_job() -> None:
     raw = ecs_config()
     assert doc(run(raw), "training.task-definition.json")["requiresCompatibilities"] == ["FARGATE"]  # gpus: 0
-    raw["services"]["training"]["x-ecs"].update({"gpus": 8, "nodes": 4, "capacity-provider": "p4d-capacity"})
+    raw["services"]["training"]["x-deploy"].update({"gpus": 8, "nodes": 4})
+    raw["services"]["training"]["x-ecs"].update({"capacity-provider": "p4d-capacity"})
     rendered = run(raw)
     assert validate.errors(rendered.documents) == []
     task = doc(rendered, "training.task-definition.json")
@@ -555,5 +563,7 @@ def test_gpu_training_renders_for_ec2_capacity_and_a_batch_multinode_job() -> No
 
 def test_gpu_keys_are_for_jobs_only() -> None:
     raw = ecs_config()
-    raw["services"]["serving"]["x-ecs"]["gpus"] = 1
-    assert failure(raw).message == "serving: x-ecs.gpus applies to run-task jobs (training) only, and this is a service"
+    raw["services"]["serving"]["x-deploy"]["gpus"] = 1
+    assert (
+        failure(raw).message == "serving: x-deploy.gpus applies to run-task jobs (training) only, and this is a service"
+    )

@@ -6,10 +6,12 @@ from dataclasses import fields
 
 import pytest
 
-from devtools.deploy import arns, fargate, units
-from devtools.deploy.arch import Arch
-from devtools.deploy.secrets import is_secret_reference, secret_reason
-from devtools.deploy.settings import ARN_SETTINGS, Options, resolve
+from devtools.deploy import units
+from devtools.deploy.secrets import secret_reason
+from devtools.deploy.targets.ecs import arns, fargate
+from devtools.deploy.targets.ecs.arch import Arch
+from devtools.deploy.targets.ecs.secret_arns import is_secret_reference
+from devtools.deploy.targets.ecs.settings import ARN_SETTINGS, Options, resolve
 from devtools.errors import DevtoolsError, ExitCode
 
 ROLE = "arn:aws:iam::123456789012:role"

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from devtools import proc
-from devtools.deploy import render as render_module
-from devtools.deploy.arch import Arch
-from devtools.deploy.render import render
-from devtools.deploy.settings import Options, resolve
+from devtools.deploy.targets.ecs import render as render_module
+from devtools.deploy.targets.ecs.arch import Arch
+from devtools.deploy.targets.ecs.render import render
+from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.engine.api import Distribution, EngineApi
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.registry import endpoint

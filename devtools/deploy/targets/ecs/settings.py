@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.deploy import arns, envfile
-from devtools.deploy.arch import Arch
+from devtools.deploy import envfile
 from devtools.deploy.envfile import EnvFile
+from devtools.deploy.targets.ecs import arns
+from devtools.deploy.targets.ecs.arch import Arch
 from devtools.errors import DevtoolsError, ExitCode
 
 ENV_PREFIX = "DEVTOOLS_ECS_"
@@ -22,7 +23,7 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 # Every ARN-valued setting and the ARN it takes. Checked in every place the setting can come from:
 # its option, DEVTOOLS_ECS_<SETTING>, every DEVTOOLS_ECS_<SETTING>_<SERVICE>, and (task roles)
-# x-ecs.task-role-arn. Secret ARNs are no setting: they are x-ecs.secrets values, which spec.py checks.
+# x-ecs.task-role-arn. Secret ARNs are no setting: they are x-deploy.secrets values, which workload.py checks.
 ARN_SETTINGS: Mapping[str, arns.ArnShape] = {
     "execution-role-arn": arns.IAM_ROLE,
     "task-role-arn": arns.IAM_ROLE,
@@ -84,7 +85,7 @@ class Settings:
         if service in self.task_role_arns:
             return self.task_role_arns[service]
         if declared:
-            # A Compose-file value: a FAILURE, as every other problem spec.py finds in the file.
+            # A Compose-file value: a FAILURE, as every other problem workload.py finds in the file.
             check_arn("task-role-arn", declared, f"{service}: x-ecs.task-role-arn", ExitCode.FAILURE)
             return declared
         return (

@@ -1,5 +1,5 @@
 """The documents one `devtools deploy render ecs` wrote, read back from its directory and grouped by
-workload: `<workload>.<kind>.json`, the names devtools.deploy.ecs gives them."""
+workload: `<workload>.<kind>.json`, the names devtools.deploy.targets.ecs.aws_documents gives them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.deploy import validate
-from devtools.deploy.documents import Document, strings
-from devtools.deploy.settings import PLACEHOLDER
+from devtools.deploy.targets.ecs import validate
+from devtools.deploy.targets.ecs.documents import Document, strings
+from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.errors import DevtoolsError, ExitCode
 
 # File kind -> (botocore service, operation): what ecs.documents writes for each.

@@ -29,10 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.deploy.bundle import Workload
-from devtools.deploy.settings import PLACEHOLDER
+from devtools.deploy.targets.ecs.bundle import Workload
+from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.stack.project import ECS_LOCAL_TASK_PROFILE
 
 # The stand-in services, and what the containers are told about them.
 POSTGRES = "postgres"
@@ -45,7 +44,9 @@ LOCAL_BUCKET = "mlstack-artifacts-local"
 LOCAL_CREDENTIAL = "run-local"  # moto accepts any key pair
 STANDIN_DOCKERFILE = "docker/ecs-local/Dockerfile"
 # A one-off task (kind `task`) starts only when run-local runs it, as `aws ecs run-task` would.
-TASK_PROFILE = ECS_LOCAL_TASK_PROFILE
+TASK_PROFILE = "ecs-tasks"
+# run-local's own Compose project: `<project>-ecs-local`, beside the dev stack.
+PROJECT_SUFFIX = "ecs-local"
 
 _FARGATE_DEFAULT_STOP_TIMEOUT_S = 30
 # ECS's health check defaults, for fields a definition leaves out.

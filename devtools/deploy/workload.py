@@ -1,7 +1,9 @@
-"""One Compose service read as an ECS workload: its `x-ecs` block over its Compose keys over defaults.
+"""One Compose service read as a deployable workload, whatever the target: its `x-deploy` block over its
+Compose keys over the stack's defaults (defaults.py).
 
-Every problem is a DevtoolsError naming the service and the key, in one line; secret values are
-never echoed.
+What a target adds (its own extension key, its size and limit rules, what a secret reference looks
+like there) it reads on top of this, in its own package (devtools.deploy.targets). Every problem is a
+DevtoolsError naming the service and the key, in one line; secret values are never echoed.
 """
 
 from __future__ import annotations
@@ -12,49 +14,39 @@ from enum import Enum
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from devtools.deploy import defaults, fargate, units
-from devtools.deploy.secrets import has_uri_password, is_secret_reference, secret_reason
+from devtools.deploy import defaults, units
+from devtools.deploy.secrets import has_uri_password, secret_reason
 from devtools.errors import DevtoolsError, ExitCode
 
-# ECS container health check limits (HealthCheck in the ECS API reference).
-_INTERVAL_S = (5, 300)
-_TIMEOUT_S = (2, 60)
-_RETRIES = (1, 10)
-_START_PERIOD_S = (0, 300)
-# Compose's healthcheck defaults, so ECS probes what Compose probes.
+EXTENSION = "x-deploy"
+# Compose's healthcheck defaults, so a target probes what Compose probes.
 _COMPOSE_HEALTH_DEFAULTS = {"interval": 30, "timeout": 30, "retries": 3, "start_period": 0}
-_EPHEMERAL_STORAGE_GIB = (21, 200)
 
-X_ECS_KEYS = (
+KEYS = (
     "kind",
     "cpu",
     "memory",
-    "ephemeral-storage",
     "secrets",
     "environment",
     "entrypoint",
     "command",
     "healthcheck",
     "writable-paths",
-    "task-role-arn",
     "desired-count",
     "load-balancer",
-    "health-check-grace-period",
     "autoscaling",
     "gpus",
     "nodes",
-    "capacity-provider",
 )
-_SERVICE_ONLY_KEYS = ("desired-count", "load-balancer", "health-check-grace-period", "autoscaling")
-# GPU jobs: Fargate has no GPUs, so these render for EC2 GPU capacity (ECS) or AWS Batch (several nodes).
-_GPU_TASK_KEYS = ("gpus", "nodes", "capacity-provider")
+_SERVICE_ONLY_KEYS = ("desired-count", "load-balancer", "autoscaling")
+_JOB_ONLY_KEYS = ("gpus", "nodes")
 _AUTOSCALING_KEYS = ("min", "max", "metric", "target", "scale-in-cooldown", "scale-out-cooldown", "resource-label")
 _METRICS = ("cpu", "requests")
 
 
 class Kind(str, Enum):
-    SERVICE = "service"  # long-running: a task definition and an ECS service
-    TASK = "task"  # a job: a task definition for `aws ecs run-task`
+    SERVICE = "service"  # long-running, behind a load balancer when it publishes a port
+    TASK = "task"  # a job that runs to completion (training, seeding)
     SKIP = "skip"  # not deployed (the build-only base image)
 
 
@@ -66,6 +58,8 @@ class Port:
 
 @dataclass(frozen=True)
 class HealthCheck:
+    """In seconds, as Compose has it; a target applies its own bounds."""
+
     command: tuple[str, ...]
     interval: int
     timeout: int
@@ -77,7 +71,7 @@ class HealthCheck:
 class Autoscaling:
     min_capacity: int
     max_capacity: int
-    metric: str
+    metric: str  # cpu (percent) or requests (per task)
     target: float
     scale_in_cooldown: int
     scale_out_cooldown: int
@@ -85,14 +79,24 @@ class Autoscaling:
 
 
 @dataclass(frozen=True)
+class Size:
+    """CPU units (1024 per vCPU) and MiB. `explicit`: written in x-deploy as a task size; otherwise
+    taken from Compose's resource limits (`from_limits`) or the stack's defaults."""
+
+    cpu: int
+    memory: int
+    explicit: bool = False
+    from_limits: bool = False
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     kind: Kind
     repository: str  # the Compose image without its tag
-    cpu: int
-    memory: int
+    size: Size
     environment: Mapping[str, str]
-    secrets: Mapping[str, str]
+    secrets: Mapping[str, str]  # variable -> a reference to the secret (its form is the target's to check)
     entrypoint: tuple[str, ...] | None
     command: tuple[str, ...] | None
     ports: tuple[Port, ...]
@@ -104,40 +108,44 @@ class Workload:
     init: bool
     user: str
     working_dir: str | None
-    task_role_arn: str | None
-    ephemeral_storage_gib: int | None
     desired_count: int
     load_balancer_port: int | None
-    health_check_grace_period: int
     autoscaling: Autoscaling | None
-    gpus: int = 0  # GPUs per task (per node): > 0 runs on EC2 GPU capacity, never Fargate
-    nodes: int = 1  # > 1: an AWS Batch multi-node parallel job over that many nodes
-    capacity_provider: str | None = None  # the ECS capacity provider of the EC2 GPU instances
+    gpus: int = 0  # GPUs per task (per node)
+    nodes: int = 1  # > 1: one job over that many machines
 
     @property
-    def on_ec2(self) -> bool:
-        """GPUs: ECS on EC2 capacity (Fargate offers none), or AWS Batch on EC2 for several nodes."""
-        return self.gpus > 0 or self.nodes > 1
+    def cpu(self) -> int:
+        return self.size.cpu
+
+    @property
+    def memory(self) -> int:
+        return self.size.memory
 
 
 def read_workload(name: str, service: Mapping[str, Any], *, base_images: set[str]) -> Workload | None:
-    """The ECS view of one Compose service, or None when it is not deployed."""
+    """The deployable view of one Compose service, or None when it is not deployed."""
     return _Reader(name, service).read(base_images)
+
+
+def extension(name: str, service: Mapping[str, Any], key: str, known: tuple[str, ...]) -> Mapping[str, Any]:
+    """A service's extension block (`x-deploy`, or a target's own), checked for unknown keys."""
+    block = service.get(key)
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise DevtoolsError(f"{name}: {key} must be a mapping", ExitCode.FAILURE)
+    unknown = sorted(set(block) - set(known))
+    if unknown:
+        raise DevtoolsError(f"{name}: unknown {key} key '{unknown[0]}' (known: {', '.join(known)})", ExitCode.FAILURE)
+    return block
 
 
 class _Reader:
     def __init__(self, name: str, service: Mapping[str, Any]) -> None:
         self.name = name
         self.service = service
-        ext = service.get("x-ecs")
-        if ext is None:
-            ext = {}
-        if not isinstance(ext, Mapping):
-            self.fail("x-ecs must be a mapping")
-        unknown = sorted(set(ext) - set(X_ECS_KEYS))
-        if unknown:
-            self.fail(f"unknown x-ecs key '{unknown[0]}' (known: {', '.join(X_ECS_KEYS)})")
-        self.ext: Mapping[str, Any] = ext
+        self.ext = extension(name, service, EXTENSION, KEYS)
         self.defaults = defaults.for_service(name)
 
     def fail(self, message: str) -> NoReturn:
@@ -151,44 +159,36 @@ class _Reader:
             misplaced = [key for key in _SERVICE_ONLY_KEYS if key in self.ext]
             if misplaced:
                 self.fail(
-                    f"x-ecs.{misplaced[0]} applies to services only, and this is a run-task job "
-                    "(it publishes no port; x-ecs.kind: service makes it a service)"
+                    f"{EXTENSION}.{misplaced[0]} applies to services only, and this is a run-task job "
+                    f"(it publishes no port; {EXTENSION}.kind: service makes it a service)"
                 )
-        elif misplaced := [key for key in _GPU_TASK_KEYS if key in self.ext]:
-            self.fail(f"x-ecs.{misplaced[0]} applies to run-task jobs (training) only, and this is a service")
-        gpus, nodes = self._int("gpus", 0, minimum=0), self._int("nodes", 1, minimum=1)
-        cpu, memory = self._size(fargate_sized=not (gpus or nodes > 1))
+        elif misplaced := [key for key in _JOB_ONLY_KEYS if key in self.ext]:
+            self.fail(f"{EXTENSION}.{misplaced[0]} applies to run-task jobs (training) only, and this is a service")
         environment, secrets = self._environment()
         ports = self._ports()
-        health = self._health()
         desired = self._int("desired-count", self.defaults.desired_count, minimum=0)
         return Workload(
             name=self.name,
             kind=kind,
             repository=self._repository(),
-            cpu=cpu,
-            memory=memory,
+            size=self._size(),
             environment=environment,
             secrets=secrets,
             entrypoint=self._argv("entrypoint", kind),
             command=self._argv("command", kind),
             ports=ports,
-            health=health,
+            health=self._health(),
             readiness_path=_url_path(self.service.get("healthcheck")),
             stop_timeout=self._stop_timeout(environment),
             writable_paths=self._writable_paths(),
             init=bool(self.service.get("init")),
             user=str(self.service.get("user") or defaults.IMAGE_USER),
             working_dir=self.service.get("working_dir"),
-            task_role_arn=self._optional_str("task-role-arn"),
-            ephemeral_storage_gib=self._ephemeral_storage(),
             desired_count=desired,
             load_balancer_port=self._load_balancer_port(kind, ports),
-            health_check_grace_period=self._grace_period(health),
             autoscaling=self._autoscaling(kind, desired),
-            gpus=gpus,
-            nodes=nodes,
-            capacity_provider=self._optional_str("capacity-provider"),
+            gpus=self._int("gpus", 0, minimum=0),
+            nodes=self._int("nodes", 1, minimum=1),
         )
 
     def _kind(self, base_images: set[str]) -> Kind:
@@ -196,7 +196,7 @@ class _Reader:
             try:
                 return Kind(self.ext["kind"])
             except ValueError:
-                self.fail(f"x-ecs.kind '{self.ext['kind']}': expected one of {', '.join(k.value for k in Kind)}")
+                self.fail(f"{EXTENSION}.kind '{self.ext['kind']}': expected one of {', '.join(k.value for k in Kind)}")
         if self.service.get("image") in base_images:
             return Kind.SKIP
         return Kind.SERVICE if self.service.get("ports") else Kind.TASK
@@ -204,28 +204,25 @@ class _Reader:
     def _repository(self) -> str:
         image = self.service.get("image")
         if not image:
-            self.fail("no image: ECS pulls every image from a registry; set `image:` in the Compose file")
+            self.fail("no image: a deployment pulls every image from a registry; set `image:` in the Compose file")
         repository = str(image).split("@", 1)[0]
         last = repository.rsplit("/", 1)[-1]
         if ":" in last:
             repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
         return repository
 
-    def _size(self, *, fargate_sized: bool = True) -> tuple[int, int]:
-        """CPU units and MiB; a Fargate size unless the job runs on EC2 (GPUs), which has none."""
+    def _size(self) -> Size:
         try:
             if "cpu" in self.ext or "memory" in self.ext:
                 cpu = units.cpu_units(self.ext.get("cpu", self.defaults.cpu))
                 memory = units.mebibytes(self.ext.get("memory", self.defaults.memory))
-                if fargate_sized:
-                    fargate.check(cpu, memory)
-                return cpu, memory
+                return Size(cpu, memory, explicit=True)
             limits = ((self.service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
             if limits.get("cpus") or limits.get("memory"):
                 cpu = units.vcpus_to_units(limits["cpus"]) if limits.get("cpus") else self.defaults.cpu
                 memory = units.compose_bytes_to_mib(limits["memory"]) if limits.get("memory") else self.defaults.memory
-                return fargate.smallest_fitting(cpu, memory)
-            return self.defaults.cpu, self.defaults.memory
+                return Size(cpu, memory, from_limits=True)
+            return Size(self.defaults.cpu, self.defaults.memory)
         except ValueError as exc:
             self.fail(f"task size: {exc}")
 
@@ -233,30 +230,25 @@ class _Reader:
         declared = self.service.get("environment") or {}
         if isinstance(declared, list):  # the list form, should a config not come from `docker compose config`
             declared = dict(str(item).partition("=")[::2] for item in declared)
-        # A null value means "from the host's environment" in Compose: nothing to pass on ECS.
+        # A null value means "from the host's environment" in Compose: nothing to pass to a deployment.
         environment = {key: str(value) for key, value in declared.items() if value is not None}
-        overrides = self._mapping("environment")
-        for key, value in overrides.items():
+        for key, value in self._mapping("environment").items():
             if value is None:
                 environment.pop(key, None)
             else:
                 environment[key] = str(value)
         secrets: dict[str, str] = {}
         for key, reference in self._mapping("secrets").items():
-            if not isinstance(reference, str) or not is_secret_reference(reference):
-                # The value may be the plaintext secret itself: never echo it.
-                self.fail(
-                    f"x-ecs.secrets.{key} must be a Secrets Manager secret or SSM parameter ARN "
-                    "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
-                )
+            if not isinstance(reference, str):
+                self.fail(f"{EXTENSION}.secrets.{key} must be a reference to a secret (a string)")
             secrets[key] = reference
             environment.pop(key, None)
         for key, value in environment.items():
             reason = secret_reason(key, value)
             if reason:
                 self.fail(
-                    f"environment variable {key} looks like a secret ({reason}); declare it under x-ecs.secrets "
-                    "as a Secrets Manager or SSM parameter ARN, never as a plaintext value"
+                    f"environment variable {key} looks like a secret ({reason}); declare it under "
+                    f"{EXTENSION}.secrets as a reference to a secret store, never as a plaintext value"
                 )
         return dict(sorted(environment.items())), dict(sorted(secrets.items()))
 
@@ -270,7 +262,7 @@ class _Reader:
             self.fail(f"{key} must be a list of strings")
         argv = tuple(str(arg) for arg in value)
         if any(has_uri_password(arg) for arg in argv):
-            self.fail(f"{key} contains a URI with a password; pass it as an x-ecs.secrets environment variable")
+            self.fail(f"{key} contains a URI with a password; pass it as an {EXTENSION}.secrets environment variable")
         if kind is Kind.TASK and key not in self.ext and argv in defaults.KEEP_ALIVE_COMMANDS:
             return None
         return argv
@@ -293,7 +285,7 @@ class _Reader:
 
     def _health(self) -> HealthCheck | None:
         source = self.ext["healthcheck"] if "healthcheck" in self.ext else self.service.get("healthcheck")
-        where = "x-ecs.healthcheck" if "healthcheck" in self.ext else "healthcheck"
+        where = f"{EXTENSION}.healthcheck" if "healthcheck" in self.ext else "healthcheck"
         if not source:
             return None
         if not isinstance(source, Mapping):
@@ -318,10 +310,10 @@ class _Reader:
             values["retries"] = int(source["retries"])
         return HealthCheck(
             command=tuple(str(arg) for arg in test),
-            interval=_clamp(values["interval"], _INTERVAL_S),
-            timeout=_clamp(values["timeout"], _TIMEOUT_S),
-            retries=_clamp(values["retries"], _RETRIES),
-            start_period=_clamp(values["start_period"], _START_PERIOD_S),
+            interval=values["interval"],
+            timeout=values["timeout"],
+            retries=values["retries"],
+            start_period=values["start_period"],
         )
 
     def _stop_timeout(self, environment: Mapping[str, str]) -> int:
@@ -330,11 +322,6 @@ class _Reader:
             stop = units.whole_seconds(grace) if grace is not None else defaults.STOP_TIMEOUT_S
         except ValueError as exc:
             self.fail(f"stop_grace_period: {exc}")
-        if stop > defaults.ECS_MAX_STOP_TIMEOUT_S:
-            self.fail(
-                f"stop_grace_period {grace} is longer than ECS allows (stopTimeout at most "
-                f"{defaults.ECS_MAX_STOP_TIMEOUT_S} s); shorten it"
-            )
         graceful: int | None = self.defaults.graceful_timeout
         if defaults.SERVING_GRACEFUL_TIMEOUT_ENV in environment:
             try:
@@ -358,29 +345,20 @@ class _Reader:
                 kind = "bind" if parts[0].startswith((".", "/", "~")) and len(parts) > 1 else "volume"
                 target, source = (parts[1] if len(parts) > 1 else parts[0]), parts[0]
             if kind == "bind":
-                self.fail(f"bind mount of {source} has no ECS equivalent; bake the files into the image")
+                self.fail(f"bind mount of {source} cannot be deployed; bake the files into the image")
             paths.append(str(target))
         tmpfs = self.service.get("tmpfs") or []
         for entry in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
             paths.append(str(entry).split(":", 1)[0])
         extra = self.ext.get("writable-paths") or []
         if not isinstance(extra, list):
-            self.fail("x-ecs.writable-paths must be a list of absolute paths")
+            self.fail(f"{EXTENSION}.writable-paths must be a list of absolute paths")
         paths += [str(path) for path in extra]
         paths += defaults.ALWAYS_WRITABLE
         relative = [path for path in paths if not path.startswith("/")]
         if relative:
             self.fail(f"writable path '{relative[0]}' must be absolute")
         return tuple(dict.fromkeys(path.rstrip("/") or "/" for path in paths))
-
-    def _ephemeral_storage(self) -> int | None:
-        if "ephemeral-storage" not in self.ext:
-            return None
-        low, high = _EPHEMERAL_STORAGE_GIB
-        size = self._int("ephemeral-storage", low, minimum=low)
-        if size > high:
-            self.fail(f"x-ecs.ephemeral-storage {size} GiB: Fargate allows {low}-{high}")
-        return size
 
     def _load_balancer_port(self, kind: Kind, ports: tuple[Port, ...]) -> int | None:
         if kind is not Kind.SERVICE:
@@ -392,16 +370,7 @@ class _Reader:
             return ports[0].container_port if ports else None
         if isinstance(value, int) and any(port.container_port == value for port in ports):
             return value
-        self.fail("x-ecs.load-balancer must be true, false, or one of the service's container ports")
-
-    def _grace_period(self, health: HealthCheck | None) -> int:
-        default = health.start_period if health and health.start_period else 60
-        if "health-check-grace-period" not in self.ext:
-            return default
-        try:
-            return units.whole_seconds(self.ext["health-check-grace-period"])
-        except ValueError as exc:
-            self.fail(f"x-ecs.health-check-grace-period: {exc}")
+        self.fail(f"{EXTENSION}.load-balancer must be true, false, or one of the service's container ports")
 
     def _autoscaling(self, kind: Kind, desired: int) -> Autoscaling | None:
         value = self.ext.get("autoscaling", self.defaults.autoscaling)
@@ -409,15 +378,16 @@ class _Reader:
             return None
         if value is True:
             value = self.defaults.autoscaling or {}
+        where = f"{EXTENSION}.autoscaling"
         if not isinstance(value, Mapping):
-            self.fail("x-ecs.autoscaling must be a mapping, or false")
+            self.fail(f"{where} must be a mapping, or false")
         unknown = sorted(set(value) - set(_AUTOSCALING_KEYS))
         if unknown:
-            self.fail(f"unknown x-ecs.autoscaling key '{unknown[0]}' (known: {', '.join(_AUTOSCALING_KEYS)})")
+            self.fail(f"unknown {where} key '{unknown[0]}' (known: {', '.join(_AUTOSCALING_KEYS)})")
         merged = {**(self.defaults.autoscaling or {}), **value}
         metric = str(merged.get("metric", "cpu"))
         if metric not in _METRICS:
-            self.fail(f"x-ecs.autoscaling.metric '{metric}': expected cpu or requests")
+            self.fail(f"{where}.metric '{metric}': expected cpu or requests")
         try:
             low = int(str(merged.get("min", max(desired, 1))))
             high = int(str(merged.get("max", 3 * low)))
@@ -425,39 +395,36 @@ class _Reader:
             scale_in = units.whole_seconds(merged.get("scale-in-cooldown", 300))
             scale_out = units.whole_seconds(merged.get("scale-out-cooldown", 60))
         except ValueError as exc:
-            self.fail(f"x-ecs.autoscaling: {exc}")
+            self.fail(f"{where}: {exc}")
         if not 1 <= low <= high:
-            self.fail(f"x-ecs.autoscaling: need 1 <= min <= max, got min {low}, max {high}")
+            self.fail(f"{where}: need 1 <= min <= max, got min {low}, max {high}")
         if not low <= desired <= high:
-            self.fail(f"desired count {desired} is outside x-ecs.autoscaling min {low} / max {high}")
+            self.fail(f"desired count {desired} is outside {where} min {low} / max {high}")
         if target <= 0 or (metric == "cpu" and target > 100):
-            self.fail(f"x-ecs.autoscaling.target {target:g} is not a usable {metric} target")
+            self.fail(f"{where}.target {target:g} is not a usable {metric} target")
         label = merged.get("resource-label")
         return Autoscaling(low, high, metric, target, scale_in, scale_out, str(label) if label else None)
 
     def _mapping(self, key: str) -> Mapping[str, Any]:
         value = self.ext.get(key) or {}
         if not isinstance(value, Mapping):
-            self.fail(f"x-ecs.{key} must be a mapping of NAME: value")
+            self.fail(f"{EXTENSION}.{key} must be a mapping of NAME: value")
         return value
 
     def _int(self, key: str, default: int, *, minimum: int) -> int:
-        value = self.ext.get(key, default)
-        try:
-            number = int(str(value))
-        except ValueError:
-            self.fail(f"x-ecs.{key} '{value}' is not a whole number")
-        if number < minimum:
-            self.fail(f"x-ecs.{key} {number} is below {minimum}")
-        return number
-
-    def _optional_str(self, key: str) -> str | None:
-        value = self.ext.get(key)
-        return str(value) if value else None
+        return whole_number(self.name, EXTENSION, self.ext, key, default, minimum=minimum)
 
 
-def _clamp(value: int, bounds: tuple[int, int]) -> int:
-    return max(bounds[0], min(bounds[1], value))
+def whole_number(service: str, block: str, ext: Mapping[str, Any], key: str, default: int, *, minimum: int) -> int:
+    """`block.key` of an extension block as a whole number of at least `minimum` (a FAILURE otherwise)."""
+    value = ext.get(key, default)
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise DevtoolsError(f"{service}: {block}.{key} '{value}' is not a whole number", ExitCode.FAILURE) from None
+    if number < minimum:
+        raise DevtoolsError(f"{service}: {block}.{key} {number} is below {minimum}", ExitCode.FAILURE)
+    return number
 
 
 def _url_path(healthcheck: Mapping[str, Any] | None) -> str | None:

@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.deploy import bundle as bundles
-from devtools.deploy import envfile, local_compose
-from devtools.deploy.aws import Aws
-from devtools.deploy.bundle import Bundle, Workload
-from devtools.deploy.settings import PLACEHOLDER
+from devtools.deploy import envfile
+from devtools.deploy.targets.ecs import bundle as bundles
+from devtools.deploy.targets.ecs import local_compose
+from devtools.deploy.targets.ecs.aws import Aws
+from devtools.deploy.targets.ecs.bundle import Bundle, Workload
+from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.engine import diagnose, inspect
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.project import ComposeProject

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
-from devtools.deploy.documents import Document
+from devtools.deploy.targets.ecs.documents import Document
 from devtools.errors import DevtoolsError, ExitCode
 
 _MAX_ERRORS_SHOWN = 3

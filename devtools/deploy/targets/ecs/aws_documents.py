@@ -1,8 +1,8 @@
 """The ECS, ELB, Application Auto Scaling and AWS Batch request documents for one workload.
 
-A job with GPUs (x-ecs.gpus) cannot run on Fargate, which has none: its task definition is for EC2
+A job with GPUs (x-deploy.gpus) cannot run on Fargate, which has none: its task definition is for EC2
 capacity (GPU resource requirements), and `<job>.run-task.json` runs it on the GPU instances' capacity
-provider. A job over several nodes (x-ecs.nodes) gets an AWS Batch multi-node parallel job definition,
+provider. A job over several nodes (x-deploy.nodes) gets an AWS Batch multi-node parallel job definition,
 `<job>.job-definition.json`: Batch starts the nodes together and tells each where the main node is
 (the training CLI reads AWS_BATCH_JOB_* for --nnodes and its rendezvous). deploy/README.md: which when.
 """
@@ -12,16 +12,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from devtools.deploy.documents import Document
-from devtools.deploy.settings import Settings, placeholder
-from devtools.deploy.spec import Kind, Workload
+from devtools.deploy.targets.ecs.documents import Document
+from devtools.deploy.targets.ecs.settings import Settings, placeholder
+from devtools.deploy.targets.ecs.workload import EcsWorkload
+from devtools.deploy.workload import Kind
 
 # ALB target group probe: frequent enough to take a task out within ~30 s of losing readiness.
 _TARGET_HEALTH = {"interval": 10, "timeout": 5, "healthy": 2, "unhealthy": 3}
 _TARGET_GROUP_NAME_MAX = 32
 
 
-def documents(workload: Workload, settings: Settings) -> list[Document]:
+def documents(workload: EcsWorkload, settings: Settings) -> list[Document]:
     name = workload.name
     docs = [
         Document(f"{name}.task-definition.json", "ecs", "RegisterTaskDefinition", task_definition(workload, settings))
@@ -61,7 +62,7 @@ def documents(workload: Workload, settings: Settings) -> list[Document]:
     return docs
 
 
-def family(workload: Workload, settings: Settings) -> str:
+def family(workload: EcsWorkload, settings: Settings) -> str:
     return f"{settings.project}-{workload.name}"
 
 
@@ -91,11 +92,11 @@ def volume_names(paths: tuple[str, ...]) -> dict[str, str]:
     return names
 
 
-def log_group(workload: Workload, settings: Settings) -> str:
+def log_group(workload: EcsWorkload, settings: Settings) -> str:
     return f"/ecs/{settings.project}/{workload.name}"
 
 
-def task_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
+def task_definition(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     volumes = volume_names(workload.writable_paths)
     container: dict[str, Any] = {
         "name": workload.name,
@@ -178,7 +179,7 @@ def _awsvpc(settings: Settings) -> dict[str, Any]:
     }
 
 
-def gpu_run_task(workload: Workload, settings: Settings) -> dict[str, Any]:
+def gpu_run_task(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     """`aws ecs run-task` for a GPU job: on the EC2 GPU instances' capacity provider (an Auto Scaling
     group of the ECS GPU-optimized AMI), one process per GPU of the instance (torchrun-style DDP)."""
     return {
@@ -200,7 +201,7 @@ def gpu_run_task(workload: Workload, settings: Settings) -> dict[str, Any]:
     }
 
 
-def job_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
+def job_definition(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     """An AWS Batch multi-node parallel job: `nodes` instances with `gpus` GPUs each (or CPU), the same
     container on every node, one job over all of them. Batch starts the nodes together and gives each
     AWS_BATCH_JOB_NUM_NODES, its index and the main node's address, which the training CLI takes as
@@ -246,7 +247,7 @@ def job_definition(workload: Workload, settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_service(workload: Workload, settings: Settings) -> dict[str, Any]:
+def create_service(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     service: dict[str, Any] = {
         "cluster": settings.cluster,
         "serviceName": workload.name,
@@ -280,12 +281,12 @@ def create_service(workload: Workload, settings: Settings) -> dict[str, Any]:
     return service
 
 
-def target_group_name(workload: Workload, settings: Settings) -> str:
+def target_group_name(workload: EcsWorkload, settings: Settings) -> str:
     name = re.sub(r"[^A-Za-z0-9-]+", "-", f"{settings.project}-{workload.name}")
     return name[:_TARGET_GROUP_NAME_MAX].strip("-")
 
 
-def target_group(workload: Workload, settings: Settings) -> dict[str, Any]:
+def target_group(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     """IP targets (awsvpc), probed on the Compose healthcheck's path: readiness, so a task that has
     no model loaded gets no traffic, while the container health check can stay liveness."""
     return {
@@ -307,7 +308,7 @@ def target_group(workload: Workload, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _scaling_target_ids(workload: Workload, settings: Settings) -> dict[str, str]:
+def _scaling_target_ids(workload: EcsWorkload, settings: Settings) -> dict[str, str]:
     return {
         "ServiceNamespace": "ecs",
         "ResourceId": f"service/{settings.cluster}/{workload.name}",
@@ -315,7 +316,7 @@ def _scaling_target_ids(workload: Workload, settings: Settings) -> dict[str, str
     }
 
 
-def scalable_target(workload: Workload, settings: Settings) -> dict[str, Any]:
+def scalable_target(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     assert workload.autoscaling is not None
     return {
         **_scaling_target_ids(workload, settings),
@@ -324,7 +325,7 @@ def scalable_target(workload: Workload, settings: Settings) -> dict[str, Any]:
     }
 
 
-def scaling_policy(workload: Workload, settings: Settings) -> dict[str, Any]:
+def scaling_policy(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     scaling = workload.autoscaling
     assert scaling is not None
     metric: dict[str, Any]

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.deploy import bundle as bundles
-from devtools.deploy.aws import Aws, default_region
-from devtools.deploy.bundle import Bundle, Workload
-from devtools.deploy.compare import differing_fields
-from devtools.deploy.settings import PLACEHOLDER
+from devtools.deploy.targets.ecs import bundle as bundles
+from devtools.deploy.targets.ecs.aws import Aws, default_region
+from devtools.deploy.targets.ecs.bundle import Bundle, Workload
+from devtools.deploy.targets.ecs.compare import differing_fields
+from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.errors import DevtoolsError, ExitCode
 
 UNCHANGED = "unchanged"

@@ -6,11 +6,13 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devtools.deploy import ecs, envfile, validate
-from devtools.deploy.arch import Arch
-from devtools.deploy.documents import Document, strings, write
-from devtools.deploy.settings import PLACEHOLDER, Options, Settings, resolve
-from devtools.deploy.spec import Kind, Workload, read_workload
+from devtools.deploy import envfile
+from devtools.deploy.targets.ecs import aws_documents, validate
+from devtools.deploy.targets.ecs.arch import Arch
+from devtools.deploy.targets.ecs.documents import Document, strings, write
+from devtools.deploy.targets.ecs.settings import PLACEHOLDER, Options, Settings, resolve
+from devtools.deploy.targets.ecs.workload import EcsWorkload, read_ecs_workload
+from devtools.deploy.workload import Kind
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.release import manifest
 from devtools.revision import Revision
@@ -23,7 +25,7 @@ DEFAULT_OUT = Path("build") / "ecs"
 
 @dataclass(frozen=True)
 class Rendered:
-    workloads: list[Workload]
+    workloads: list[EcsWorkload]
     documents: list[Document]
 
     def placeholders(self) -> list[str]:
@@ -48,11 +50,11 @@ def render(config: ComposeConfig, settings: Settings) -> Rendered:
     workloads = [
         workload
         for name, service in services.items()
-        if (workload := read_workload(name, service, base_images=base_images)) is not None
+        if (workload := read_ecs_workload(name, service, base_images=base_images)) is not None
     ]
     if not workloads:
         raise DevtoolsError("the Compose file has no service to deploy", ExitCode.FAILURE)
-    documents = [document for workload in workloads for document in ecs.documents(workload, settings)]
+    documents = [document for workload in workloads for document in aws_documents.documents(workload, settings)]
     validate.check(documents)
     return Rendered(workloads, documents)
 
@@ -107,7 +109,7 @@ def released_images(
             )
     base_images = build_base_images(config.services)
     for name, service in config.services.items():
-        workload = read_workload(name, service, base_images=base_images)
+        workload = read_ecs_workload(name, service, base_images=base_images)
         if workload is not None and workload.repository not in by_repository:
             raise DevtoolsError(
                 f"--release {path}: {name}'s image {workload.repository} is not in it "
