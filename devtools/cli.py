@@ -46,7 +46,7 @@ def _debug() -> bool:
 # Options whose value may be left out: bare, they take this default. The parser itself has no such
 # options, and `devtools up --gpu` must not swallow the next word (a service name) as its value.
 OPTIONAL_VALUES: dict[str, tuple[str, Callable[[str], bool]]] = {
-    "--gpu": (GpuMode.require.value, lambda value: value in {mode.value for mode in GpuMode}),
+    "--gpu": (GpuMode.REQUIRE.value, lambda value: value in {mode.value for mode in GpuMode}),
     "--gpus": (ALL_GPUS, lambda value: value == ALL_GPUS or value.isdigit()),
 }
 

@@ -11,15 +11,15 @@ from devtools.errors import DevtoolsError, ExitCode
 
 
 class Target(str, Enum):
-    dev = "dev"
-    prod = "prod"
+    DEV = "dev"
+    PROD = "prod"
 
 
 def build(
     services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,
     target: Annotated[
         Target, typer.Option("--target", help="dev: the dev stack's images; prod: production.")
-    ] = Target.dev,
+    ] = Target.DEV,
     tag: Annotated[
         str | None,
         typer.Option(
@@ -43,7 +43,7 @@ def build(
     """Build images (their base image first)."""
     from devtools.stack import images  # hashing and git: only once a build runs
 
-    if target is Target.dev:
+    if target is Target.DEV:
         if tag is not None or platform:
             # The dev images' names are fixed (`:dev` in docker-compose.dev.yml): nothing to tag.
             raise DevtoolsError("--tag and --platform apply to --target prod only", ExitCode.USAGE)

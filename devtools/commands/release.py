@@ -60,7 +60,7 @@ def release(
     its image's digest, CycloneDX SBOM and scan result). With --platform linux/amd64,linux/arm64 each
     service's tag is one image index holding both.
 
-    `devtools deploy render ecs --release build/release/<revision>.json` then names every image by
+    `devtools deploy render TARGET --release build/release/<revision>.json` then names every image by
     digest (repo@sha256:...), so a deploy is immutable. Pushing uses the docker CLI's login (`docker
     login REGISTRY`; ECR: `aws ecr get-login-password | docker login ...`); a rerun after a failure
     pushes only the layers the registry lacks. The manifest is written only once every image is in

@@ -55,7 +55,7 @@ def train(
         if running:
             require_running_gpus(project, "training", "--gpus")
         else:
-            choice = choose_gpu(project, GpuMode.require, "--gpus")
+            choice = choose_gpu(project, GpuMode.REQUIRE, "--gpus")
             if choice.note:
                 typer.echo(choice.note, err=True)
             project = choice.project

@@ -1,4 +1,4 @@
-"""What `devtools deploy` needs of a deploy target: a place production runs (ECS today).
+"""What `devtools deploy` needs of a deploy target: a place production runs.
 
 A target is a package under devtools/deploy/targets/ whose `commands` module has these members, and
 one line in targets/__init__.py's TARGETS. It reads the target-neutral workloads (workload.py: Compose

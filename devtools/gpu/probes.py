@@ -53,7 +53,6 @@ class GpuProbe:
     toolkit_programs: tuple[str, ...] = ()  # those of TOOLKIT_PROGRAMS on PATH
     cdi_specs: tuple[CdiSpec, ...] = ()
     engine_probed: bool = False  # False: host checks only (no Docker questions asked)
-    docker_endpoint: str = ""  # DOCKER_HOST, else the current context's endpoint
     engine_remote: str = ""  # the endpoint when the engine runs on another machine (facts.Engine.remote)
     host: str = ""  # whose driver, devices and toolkit these are: "" this machine, else user@host of the
     #                 remote engine, asked over SSH (its facts, not this machine's, decide then)
@@ -97,7 +96,6 @@ def collect(*, engine: bool = True) -> GpuProbe:
     probe = replace(
         probe,
         engine_probed=True,
-        docker_endpoint=docker.endpoint,
         engine_remote=docker.remote or "",
         docker_info=docker.info,
         compose_version=docker.compose_version,

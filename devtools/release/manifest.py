@@ -1,6 +1,6 @@
 """The release manifest: what one `devtools release` pushed, by digest. Written only once every image is
 in the registry and its digest was read back, and atomically, so it never points at a half-pushed
-release. `deploy render ecs --release FILE` names each image by its `reference` (repo@sha256:...).
+release. `deploy render TARGET --release FILE` names each image by its `reference` (repo@sha256:...).
 
 An image released for several platforms is an image index: `digest` is the index's, and each platform's
 own image (its digest, SBOM and scan) is one of its `variants`; for one platform the two digests are
@@ -88,7 +88,7 @@ def write(release: Release, path: Path) -> Path:
 def with_earlier(release: Release, path: Path) -> Release:
     """`release` plus the images an earlier release of the same revision to the same registry recorded
     in `path` for other repositories: the manifest of a tag lists every image released for it, so
-    `devtools release base` after `devtools release` keeps what `deploy render ecs --release` needs.
+    `devtools release base` after `devtools release` keeps what `deploy render TARGET --release` needs.
     An unreadable or foreign earlier file is replaced."""
     if not path.exists():
         return release

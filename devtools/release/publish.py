@@ -44,7 +44,7 @@ class LocalImage:
 
 
 def deployable(config: ComposeConfig, services: Sequence[str]) -> dict[str, str]:
-    """Repository -> the service that builds it: every image ECS runs, or the images of `services`; a
+    """Repository -> the service that builds it: every image production runs, or the images of `services`; a
     build-only base image only when named (a team may publish it to build FROM)."""
     config.require(services)
     bases = build_base_images(config.services)

@@ -21,8 +21,8 @@ ALL_GPUS = "all"  # `train --gpus all`: every GPU the container sees
 
 
 class GpuMode(str, Enum):
-    require = "require"  # bare --gpu: fail before starting anything unless a GPU is usable
-    auto = "auto"  # --gpu auto: use one if there is one, else start on CPU
+    REQUIRE = "require"  # bare --gpu: fail before starting anything unless a GPU is usable
+    AUTO = "auto"  # --gpu auto: use one if there is one, else start on CPU
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def choose_gpu(project: ComposeProject, mode: GpuMode | None, option: str = "--g
     from devtools import gpu  # probes and parsing: only when GPUs are asked for
 
     report = gpu.detect(smoke=True)
-    if mode is GpuMode.require:
+    if mode is GpuMode.REQUIRE:
         require_usable(report, option)
     elif not report.usable:
         return GpuChoice(project, f"{option} auto: {report.summary()}; starting on CPU")

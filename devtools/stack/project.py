@@ -48,7 +48,7 @@ FALLBACK_UID = 1000
 
 class Variant(str, Enum):
     DEV = "dev"  # production file + dev override: targets `dev`, source bind-mounted
-    PROD = "prod"  # docker-compose.yml alone: targets `prod`, what ECS runs
+    PROD = "prod"  # docker-compose.yml alone: targets `prod`, what production runs
     # A Compose file a deploy target wrote from its documents, run alone on this engine as production
     # would run them (`devtools deploy run-local`): devtools.deploy.targets.
     RENDERED = "rendered"

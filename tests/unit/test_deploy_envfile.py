@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from devtools.deploy import envfile
-from devtools.deploy.targets.ecs.settings import Options, read_env_file, resolve
+from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.errors import DevtoolsError, ExitCode
 
 ROLE = "arn:aws:iam::123456789012:role"
@@ -107,7 +107,7 @@ def test_an_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_read_env_file_gives_the_values(tmp_path: Path) -> None:
-    assert read_env_file(write(tmp_path, "export A='b c'  # comment\n")) == {"A": "b c"}
+    assert dict(envfile.read(write(tmp_path, "export A='b c'  # comment\n")).values) == {"A": "b c"}
 
 
 def test_precedence_options_then_environment_then_env_file(tmp_path: Path) -> None:

@@ -441,7 +441,7 @@ def test_x_ecs_can_skip_override_commands_and_size() -> None:
     raw["services"]["serving"]["x-deploy"] = {"autoscaling": False, "load-balancer": False}
     raw["services"]["serving"]["x-ecs"] = {"ephemeral-storage": 40}
     raw["services"]["mlflow"]["tmpfs"] = ["/run:size=1m"]
-    rendered = run(raw, arch=Arch.arm64)
+    rendered = run(raw, arch=Arch.ARM64)
     names = {d.filename for d in rendered.documents}
     assert "seed.task-definition.json" not in names
     assert not {"serving.scaling-policy.json", "serving.target-group.json"} & names

@@ -124,7 +124,7 @@ def test_settings_options_win_over_environment_and_placeholders_fill_the_rest() 
         "AWS_REGION": "eu-west-1",
         "DEVTOOLS_ECS_SUBNETS": "subnet-a, subnet-b",
     }
-    settings = resolve(Options(registry="opt.example/r/", arch=Arch.arm64), env, project="mlstack", tag="abc1234")
+    settings = resolve(Options(registry="opt.example/r/", arch=Arch.ARM64), env, project="mlstack", tag="abc1234")
     assert settings.registry == "opt.example/r"
     assert settings.region == "eu-west-1"
     assert settings.subnets == ("subnet-a", "subnet-b")

@@ -46,7 +46,6 @@ def gpu_host(**fields: object) -> GpuProbe:
         dev_nvidia=("nvidia0", "nvidiactl"),
         toolkit_programs=("nvidia-ctk", "nvidia-container-runtime-hook"),
         engine_probed=True,
-        docker_endpoint="unix:///var/run/docker.sock",
         docker_info=info(),
         compose_version=done("2.40.3\n"),
     )
@@ -189,7 +188,6 @@ def test_podman_behind_the_docker_command() -> None:
 
 def test_remote_engine_trusts_only_the_smoke_test() -> None:
     remote = gpu_host(
-        docker_endpoint="ssh://ci@gpu-box",
         engine_remote="ssh://ci@gpu-box",
         nvidia_smi_query=None,
         nvidia_smi=None,
@@ -246,7 +244,7 @@ def test_smoke_outcomes() -> None:
 
 
 def test_host_only_probe_decides_on_host_layers() -> None:
-    probe = gpu_host(engine_probed=False, docker_info=None, compose_version=None, docker_endpoint="")
+    probe = gpu_host(engine_probed=False, docker_info=None, compose_version=None)
     report = assess(probe)
     assert [layer.status for layer in report.layers if layer.name in ("docker", "toolkit", "compose", "smoke")] == [
         Status.NOT_APPLICABLE

@@ -151,11 +151,11 @@ def test_render_with_a_release_names_every_image_by_digest() -> None:
 def test_render_refuses_a_release_without_the_tasks_architecture() -> None:
     amd64_only = a_release()
     with pytest.raises(DevtoolsError) as error:
-        render_module.released_images(prod_config(), amd64_only, Path("abc1234.json"), Arch.arm64)
+        render_module.released_images(prod_config(), amd64_only, Path("abc1234.json"), Arch.ARM64)
     assert error.value.code is ExitCode.USAGE
     assert "mlstack/mlflow has linux/amd64, not linux/arm64 that the arm64 tasks run" in error.value.message
     both = a_release(platforms=("linux/amd64", "linux/arm64"))
-    assert render_module.released_images(prod_config(), both, Path("abc1234.json"), Arch.arm64)["mlstack/mlflow"] == (
+    assert render_module.released_images(prod_config(), both, Path("abc1234.json"), Arch.ARM64)["mlstack/mlflow"] == (
         f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}"
     )
 

@@ -25,7 +25,6 @@ from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.errors import DevtoolsError, ExitCode
 
 UNCHANGED = "unchanged"
-DEFAULT_WAIT_TIMEOUT_S = 600
 
 # Rolling deployments only: the circuit breaker needs the ECS controller, and it is what stops a
 # revision that never gets healthy and puts the last good one back.

@@ -6,15 +6,15 @@ from enum import Enum
 
 
 class Arch(str, Enum):
-    x86_64 = "x86_64"
-    arm64 = "arm64"
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
 
     @property
     def ecs(self) -> str:
         """The runtimePlatform.cpuArchitecture value."""
-        return "X86_64" if self is Arch.x86_64 else "ARM64"
+        return "X86_64" if self is Arch.X86_64 else "ARM64"
 
     @property
     def platform(self) -> str:
         """The image platform a task of this architecture pulls from an image index."""
-        return "linux/amd64" if self is Arch.x86_64 else "linux/arm64"
+        return "linux/amd64" if self is Arch.X86_64 else "linux/arm64"

@@ -57,7 +57,6 @@ _DEPENDS_ON = {
     "COMPLETE": "service_completed_successfully",
     "SUCCESS": "service_completed_successfully",
 }
-_HOST_PLACEHOLDER = re.compile(r"<([a-z][a-z0-9-]*)-host>")
 _S3_BUCKET = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])")
 
 

@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devtools.deploy import envfile
+from devtools.deploy import envfile, pinning
 from devtools.deploy.targets.ecs import aws_documents, validate
 from devtools.deploy.targets.ecs.arch import Arch
 from devtools.deploy.targets.ecs.documents import Document, strings, write
 from devtools.deploy.targets.ecs.settings import PLACEHOLDER, Options, Settings, resolve
 from devtools.deploy.targets.ecs.workload import EcsWorkload, read_ecs_workload
-from devtools.deploy.workload import Kind
+from devtools.deploy.workload import Kind, read_workload
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.release import manifest
 from devtools.revision import Revision
@@ -93,30 +93,17 @@ def run(options: Options, *, out: Path | None, env_file: Path | None, release: P
 
 
 def released_images(
-    config: ComposeConfig, released: manifest.Release, path: Path | None, arch: Arch = Arch.x86_64
+    config: ComposeConfig, released: manifest.Release, path: Path | None, arch: Arch = Arch.X86_64
 ) -> dict[str, str]:
-    """Repository -> reference by digest, for every deployed image; one missing from the release is an
-    error, never a silent fallback to a mutable tag, and so is one without the tasks' CPU architecture
-    (Fargate would fail to pull it: CannotPullContainerError, no matching manifest)."""
-    by_repository = {image.repository: image.reference for image in released.images}
-    for image in released.images:
-        if arch.platform not in image.platforms:
-            raise DevtoolsError(
-                f"--release {path}: {image.repository} has {', '.join(image.platforms)}, not {arch.platform} that "
-                f"the {arch.value} tasks run; release it with `devtools release --platform {arch.platform}` "
-                "(or several, comma-separated)",
-                ExitCode.USAGE,
-            )
+    """Repository -> reference by digest, for every deployed image, as the tasks of `arch` pull it
+    (Fargate would fail to pull another: CannotPullContainerError, no matching manifest)."""
     base_images = build_base_images(config.services)
-    for name, service in config.services.items():
-        workload = read_ecs_workload(name, service, base_images=base_images)
-        if workload is not None and workload.repository not in by_repository:
-            raise DevtoolsError(
-                f"--release {path}: {name}'s image {workload.repository} is not in it "
-                f"(it has {', '.join(sorted(by_repository)) or 'none'}); release it with `devtools release`",
-                ExitCode.USAGE,
-            )
-    return by_repository
+    workloads = [
+        workload
+        for name, service in config.services.items()
+        if (workload := read_workload(name, service, base_images=base_images)) is not None
+    ]
+    return pinning.released_images(workloads, released, path, arch.platform, f"the {arch.value} tasks")
 
 
 def summarize(rendered: Rendered, settings: Settings, out: Path) -> str:

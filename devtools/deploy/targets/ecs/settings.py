@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from devtools.deploy import envfile
 from devtools.deploy.envfile import EnvFile
 from devtools.deploy.targets.ecs import arns
 from devtools.deploy.targets.ecs.arch import Arch
@@ -103,11 +101,6 @@ class Settings:
         )
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """The values of an --env-file (python-dotenv syntax); envfile.read also gives their lines."""
-    return dict(envfile.read(path).values)
-
-
 def check_arn(setting: str, value: str, where: str, code: ExitCode = ExitCode.USAGE) -> None:
     """`where` names the setting and its source: `--task-role-arn`, `deploy/prod.env:5: KEY`, ...
 
@@ -187,7 +180,7 @@ def resolve(
 
     arch_name = pick(options.arch.value if options.arch else None, "arch")
     try:
-        arch = Arch(arch_name.lower()) if arch_name else Arch.x86_64
+        arch = Arch(arch_name.lower()) if arch_name else Arch.X86_64
     except ValueError:
         raise DevtoolsError(f"{env_key('arch')}={arch_name}: expected x86_64 or arm64", ExitCode.USAGE) from None
     subnets = _split(options.subnets) or _split([merged.get(env_key("subnets"), "")])
