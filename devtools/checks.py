@@ -1,7 +1,7 @@
 """The checks behind `devtools doctor`: each says pass/fail, what it saw, and the fix.
 
 The engine's facts come from devtools.engine.facts (each docker question asked once, shared with the
-GPU layers), the fix strings from devtools.engine.fixes.
+GPU layers), the fix strings from devtools.fixes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import gpu
-from devtools.engine import facts, fixes
+from devtools.engine import facts
+from devtools import fixes
 from devtools.gpu import GpuReport, Status
 from devtools.registry import endpoint
 from devtools.remote.site import Site, site_of

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn, TextIO
 
-from devtools.engine.stderr import classify, missing_program
+from devtools.stderr import classify, missing_program
 
 _verbose = False
 _STDERR_TAIL_LINES = 200

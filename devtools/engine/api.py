@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.engine import facts, fixes
+from devtools.engine import facts
+from devtools import fixes
 from devtools.errors import DevtoolsError, ExitCode
 
 

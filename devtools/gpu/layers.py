@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from devtools.engine import facts, fixes
+from devtools.engine import facts
+from devtools import fixes
 from devtools.engine.facts import last_line
-from devtools.engine.fixes import dotted, parse_version
+from devtools.fixes import dotted, parse_version
 from devtools.gpu.probes import GpuProbe
 
 # torch==2.13.0 from PyPI, which docker/training/install-torch installs for TORCH_VARIANT=cuda, depends

@@ -1,5 +1,5 @@
 """`docker compose --progress json build` -> one status line per image on the board, and, when the build
-fails, the failing step's own output (for the one-line error: devtools.engine.stderr).
+fails, the failing step's own output (for the one-line error: devtools.stderr).
 
 Compose writes BuildKit's solve status as JSON on stdout: `vertexes` (a step: `[serving deps 3/5] RUN
 ...`, with started/completed/cached/error), `logs` (a step's output, base64) and `statuses` (transfer

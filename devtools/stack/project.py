@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from devtools import proc
 from devtools.engine import facts
-from devtools.engine.stderr import classify
+from devtools.stderr import classify
 from devtools.errors import DevtoolsError
 from devtools.progress import Board
 

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from devtools.engine.fixes import parse_version
+from devtools.fixes import parse_version
 from testing.cli_harness import FakeDocker
 
 VERSION = ["docker", "version", "--format", "{{json .}}"]

@@ -79,14 +79,14 @@ def test_unknown_failure_keeps_what_docker_said(docker: FakeDocker, cli) -> None
 
 def test_missing_docker_cli_inside_a_container_says_run_it_on_the_host(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("devtools.engine.stderr._inside_container", lambda: True)
+    monkeypatch.setattr("devtools.stderr._inside_container", lambda: True)
     with pytest.raises(DevtoolsError) as caught:
         proc.run(["docker", "ps"], capture=True)
     assert caught.value.code == 3 and "run this devtools command on the host" in caught.value.message
 
 
 def test_missing_docker_cli(monkeypatch) -> None:
-    monkeypatch.setattr("devtools.engine.stderr._inside_container", lambda: False)
+    monkeypatch.setattr("devtools.stderr._inside_container", lambda: False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(DevtoolsError) as caught:
         proc.run(["docker", "version"], capture=True)

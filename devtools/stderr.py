@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from devtools.engine import fixes
+from devtools import fixes
 from devtools.errors import DevtoolsError, ExitCode
 
 
