@@ -17,9 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "unit" / "fixtures"
 
 
+class Unscripted(AssertionError):
+    """A command the test did not script: the fake engine refuses to guess its answer."""
+
+
 @dataclass
 class FakeDocker:
-    """Stands in for devtools.proc: records every argv, answers from scripted responses."""
+    """Stands in for devtools.proc: records every argv, answers from scripted responses. A command no
+    response matches fails the test (Unscripted), so a test states every call it lets through: an
+    unexpected call, or a missing one answered by a default, cannot pass unnoticed."""
 
     root: Path
     calls: list[list[str]] = field(default_factory=list)
@@ -35,6 +41,16 @@ class FakeDocker:
     def respond_to(self, subcommand: Sequence[str], **kwargs: object) -> None:
         """Respond to `docker compose ... <subcommand...>` (matched after the -f/-p prefix)."""
         self.respond(lambda argv: compose_args(argv)[: len(subcommand)] == list(subcommand), **kwargs)  # type: ignore[arg-type]
+
+    def allow(self, *subcommands: Sequence[str]) -> None:
+        """Let each `docker compose SUBCOMMAND...` through: exit 0, no output."""
+        for subcommand in subcommands:
+            self.respond_to(subcommand)
+
+    def allow_docker(self, *prefixes: Sequence[str]) -> None:
+        """Let each plain `docker PREFIX...` (not compose) through: exit 0, no output."""
+        for prefix in prefixes:
+            self.respond(lambda argv, p=list(prefix): argv[1 : 1 + len(p)] == p)
 
     def run(
         self,
@@ -54,7 +70,7 @@ class FakeDocker:
                 result = proc.Completed(tuple(argv), answer.returncode, answer.stdout, answer.stderr)
                 break
         else:
-            result = proc.Completed(tuple(argv), 0, "", "")
+            raise Unscripted(f"unscripted command: {' '.join(argv)} (script it with respond/respond_to/allow)")
         if check and result.returncode != 0:
             raise proc.classify(result.argv, result.returncode, result.stderr)
         return result

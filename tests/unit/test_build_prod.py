@@ -21,6 +21,9 @@ def checkout(docker: FakeDocker, stack_root: Path) -> FakeDocker:
     (its images named by the tag the build asked for, as Compose would interpolate DEVTOOLS_TAG)."""
     (stack_root / ".git").mkdir()
     docker.respond(is_git, stdout="abc1234\n")
+    docker.respond(lambda argv: argv[:1] == ["git"] and "status" in argv)  # a clean tree (a test may dirty it)
+    docker.allow(["build"], ["up"])
+    docker.allow_docker(["tag"])
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod").replace(":latest", ":abc1234"))
     return docker
 
@@ -81,6 +84,7 @@ def test_explicit_tag_wins_and_leaves_latest_alone(checkout: FakeDocker, cli) ->
 
 
 def test_outside_git_the_tag_is_latest_and_git_is_not_run(docker: FakeDocker, stack_root: Path, cli) -> None:
+    docker.allow(["build"], ["up"])
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
     assert cli("build", "--target", "prod", "serving").exit_code == 0
     assert not [argv for argv in docker.calls if argv[0] == "git"]
@@ -91,6 +95,7 @@ def test_outside_git_the_tag_is_latest_and_git_is_not_run(docker: FakeDocker, st
 
 
 def test_a_repository_without_commits_falls_back_to_latest(docker: FakeDocker, stack_root: Path, cli) -> None:
+    docker.allow(["build"], ["up"])
     (stack_root / ".git").mkdir()
     docker.respond(is_git, stderr="fatal: ambiguous argument 'HEAD'\n", returncode=128)
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
@@ -164,6 +169,7 @@ def test_source_url_is_passed_but_never_with_credentials(checkout: FakeDocker, c
 
 
 def test_dev_build_is_unchanged_by_a_checkout(docker: FakeDocker, stack_root: Path, cli) -> None:
+    docker.allow(["build"], ["up"])
     (stack_root / ".git").mkdir()
     assert cli("build", "serving").exit_code == 0
     prefix = compose_prefix(stack_root, "docker-compose.yml", "docker-compose.dev.yml")
@@ -171,6 +177,7 @@ def test_dev_build_is_unchanged_by_a_checkout(docker: FakeDocker, stack_root: Pa
 
 
 def test_up_prod_runs_the_production_file_alone(docker: FakeDocker, stack_root: Path, cli) -> None:
+    docker.allow(["build"], ["up"])
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
     result = cli("up", "--prod")
     assert result.exit_code == 0, result.output

@@ -3,7 +3,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from testing.cli_harness import FIXTURES, FakeDocker, compose_prefix, recorded_config
+
+
+@pytest.fixture(autouse=True)
+def _allowed(docker: FakeDocker) -> None:
+    """The commands under test succeed silently unless a test scripts another answer."""
+    docker.allow(["down"], ["logs"], ["ps"], ["build"])
+    docker.respond(lambda argv: argv[:1] == ["git"])  # a checkout without a revision: tag latest
+
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 

@@ -48,7 +48,8 @@ def prod(docker: FakeDocker, stack_root: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.delenv(name, raising=False)
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
     (stack_root / ".git").mkdir()
-    docker.respond(is_rev_parse, stdout="abc1234\n")  # and a clean `git status`
+    docker.respond(is_rev_parse, stdout="abc1234\n")
+    docker.respond(lambda argv: argv[:1] == ["git"] and "status" in argv)  # a clean tree
     return docker
 
 

@@ -114,6 +114,7 @@ def test_train_nodes_on_a_remote_engine_gives_the_job_mlflow_as_this_machine_rea
         return 0
 
     monkeypatch.setattr(nodes_module, "run_nodes", fake_run_nodes)
+    docker.allow(["ps"])  # training is not running: a one-off job
     result = cli("train", "--nodes", "2")
     assert result.exit_code == 0, result.output
     assert given["remote"] is True and given["mlflow_url"] == "http://127.0.0.1:5000"

@@ -25,6 +25,8 @@ REGISTRY = "127.0.0.1:5001"
 def dev(docker: FakeDocker, stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     monkeypatch.setenv("DEVTOOLS_REGISTRY", REGISTRY)
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "dev"))
+    docker.allow(["build"])  # what the registry does not have is built
+    docker.allow_docker(["tag"], ["rmi"], ["push"])
     return docker
 
 
@@ -112,6 +114,7 @@ def test_an_unusable_registry_is_one_line_and_everything_is_built(
 def test_without_a_registry_nothing_is_pulled(docker: FakeDocker, stack_root: Path, monkeypatch, capsys) -> None:
     monkeypatch.delenv("DEVTOOLS_REGISTRY", raising=False)
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "dev"))
+    docker.allow(["build"])
     built, _ = stale_build(stack_root, capsys)
     assert built == ["base", "mlflow", "serving", "training"]
     assert not [argv for argv in docker.calls if argv[:2] == ["docker", "pull"]]

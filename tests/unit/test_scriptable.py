@@ -17,6 +17,12 @@ import pytest
 from testing.cli_harness import FIXTURES, REPO, FakeDocker, compose_prefix, recorded_config
 
 
+@pytest.fixture(autouse=True)
+def _allowed(docker: FakeDocker) -> None:
+    """`ps` answers nothing (no container) unless a test scripts its rows."""
+    docker.allow(["ps"])
+
+
 def test_ps_json_carries_every_column_of_the_table(docker: FakeDocker, cli) -> None:
     docker.respond_to(["ps"], stdout=(FIXTURES / "compose_ps.jsonl").read_text())
     table = cli("ps").stdout.splitlines()
@@ -121,6 +127,7 @@ def test_model_when_serving_does_not_answer_is_exit_8(docker: FakeDocker, cli, s
 
 def test_no_color_reaches_compose(docker: FakeDocker, cli, stack_root: Path, monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
+    docker.allow(["down"])
     assert cli("down").exit_code == 0
     prefix = compose_prefix(stack_root, "docker-compose.yml", "docker-compose.dev.yml")
     assert docker.calls == [[*prefix, "--ansi", "never", "down", "--remove-orphans"]]

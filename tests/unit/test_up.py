@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from testing.cli_harness import FakeDocker, compose_prefix
+
+
+@pytest.fixture(autouse=True)
+def _allowed(docker: FakeDocker) -> None:
+    """`up` builds what is stale and starts the stack: both succeed silently here."""
+    docker.allow(["build"], ["up"])
+
 
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 UP = ["up", "--detach", "--wait", "--wait-timeout", "300"]

@@ -10,6 +10,13 @@ from devtools import gpu
 from devtools.gpu import Gpu, GpuReport, Layer, Status
 from testing.cli_harness import FakeDocker, compose_prefix
 
+
+@pytest.fixture(autouse=True)
+def _allowed(docker: FakeDocker) -> None:
+    """`up` builds what is stale and starts the stack: both succeed silently here."""
+    docker.allow(["build"], ["up"])
+
+
 DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 GPU_FILES = (*DEV_FILES, "docker-compose.gpu.yml")
 UP = ["up", "--detach", "--wait", "--wait-timeout", "300"]

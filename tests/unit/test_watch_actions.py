@@ -89,6 +89,7 @@ def test_failed_reload_is_reported(docker: FakeDocker, stack_root: Path) -> None
 
 def test_rebuild_builds_and_recreates_only_that_service(docker: FakeDocker, stack_root: Path) -> None:
     executor, watches = _executor(stack_root, FakeContainer([]))
+    docker.allow(["build"], ["up"])
     outcome = executor.run(_planned(stack_root, Action.REBUILD, watches), edited_at=0.0)
     assert outcome.ok
     assert docker.compose_calls() == [["build", "serving"], ["up", "--detach", "--no-deps", "--wait", "serving"]]
@@ -104,6 +105,7 @@ def test_rebuild_is_deferred_while_a_protected_job_runs(docker: FakeDocker, stac
 
 def test_sync_copies_into_the_target(docker: FakeDocker, stack_root: Path) -> None:
     executor, watches = _executor(stack_root, FakeContainer([]))
+    docker.allow(["cp"])
     executor.run(_planned(stack_root, Action.SYNC, watches), edited_at=0.0)
     source = stack_root / "services/serving/app.py"
     assert [compose_args(argv) for argv in docker.calls] == [["cp", str(source), "serving:/app/serving/app.py"]]
