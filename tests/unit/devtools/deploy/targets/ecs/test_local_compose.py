@@ -17,8 +17,9 @@ from devtools.deploy.targets.ecs.render import render
 from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = UNIT_FIXTURES
 DECLARED = {  # what the prod images declare with VOLUME (docker/*/Dockerfile)
     "mlflow": frozenset({"/mlflow", "/tmp"}),
     "serving": frozenset({"/cache", "/tmp"}),

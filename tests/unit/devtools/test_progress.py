@@ -4,13 +4,13 @@ build progress turned into it, from recorded `docker compose --progress json bui
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from devtools import proc
 from devtools.progress import Board
 from devtools.stack.build_progress import BuildProgress
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 
-RECORDED = Path(__file__).parent / "fixtures" / "progress"
+RECORDED = UNIT_FIXTURES / "progress"
 
 
 class Clock:

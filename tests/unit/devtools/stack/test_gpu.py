@@ -6,15 +6,15 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from devtools.stack.project import GPU_FILE as GPU_OVERRIDE_FILE
+from testing.cli_harness import REPO as REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 FILES = ("docker-compose.yml", "docker-compose.dev.yml", GPU_OVERRIDE_FILE)
 RESERVATION = {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
 

@@ -27,9 +27,10 @@ from devtools.deploy.targets.ecs.documents import write
 from devtools.deploy.targets.ecs.render import render
 from devtools.deploy.targets.ecs.settings import Options, resolve
 from devtools.stack.config import ComposeConfig
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 from testing.moto_server import MotoServer, free_port, running
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = UNIT_FIXTURES
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"

@@ -21,8 +21,9 @@ from devtools.commands.gpu import gpu as gpu_command
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.gpu import Gpu, Status, probes
 from devtools.stack.gpu import require_usable
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gpu"
+FIXTURES = UNIT_FIXTURES / "gpu"
 SCENARIOS: dict[str, dict[str, Any]] = json.loads((FIXTURES / "scenarios.json").read_text())
 SMOKE_RUN = ["docker", "run", "--rm", "--pull", "never", "--gpus", "all", "--entrypoint", "nvidia-smi"]
 

@@ -21,9 +21,11 @@ from devtools.deploy.targets.ecs.render import Rendered, render
 from devtools.deploy.targets.ecs.settings import Options, Settings, resolve
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.config import ComposeConfig
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
+from testing.cli_harness import REPO as REPO_ROOT
 
-FIXTURES = Path(__file__).parent / "fixtures"
-README = Path(__file__).resolve().parents[2] / "deploy" / "README.md"
+FIXTURES = UNIT_FIXTURES
+README = REPO_ROOT / "deploy" / "README.md"
 REQUIRED_OPERATIONS = {
     ("ecs", "RegisterTaskDefinition"),
     ("ecs", "CreateService"),

@@ -24,8 +24,9 @@ from devtools.release import manifest, publish
 from devtools.release.manifest import PlatformImage, Release, ReleasedImage
 from devtools.revision import Revision
 from devtools.stack.config import ComposeConfig
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = UNIT_FIXTURES
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 # Test input in the shape a registry answers (64 hex digits), one per image.
 DIGESTS = {"mlstack/mlflow": "a" * 64, "mlstack/serving": "b" * 64, "mlstack/training": "c" * 64}

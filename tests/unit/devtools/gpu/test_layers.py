@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,9 @@ from devtools.engine import facts
 from devtools.gpu import Gpu, Status, layers, probes
 from devtools.gpu.probes import CdiSpec, GpuProbe
 from devtools.gpu.report import assess, render
+from testing.cli_harness import FIXTURES as UNIT_FIXTURES
 
-OUTPUTS = Path(__file__).parent / "fixtures" / "gpu" / "outputs"
+OUTPUTS = UNIT_FIXTURES / "gpu" / "outputs"
 H100_ROW = "NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB, 9.0\n"
 H100_HEADER = (OUTPUTS / "nvidia-smi-h100.txt").read_text()
 
