@@ -1,4 +1,5 @@
-"""Every failure a user can hit ends in one line on stderr and its documented exit code."""
+"""The CLI's error boundary and parser: one line and a documented exit code for every failure, a traceback only
+with DEVTOOLS_DEBUG=1, a cheap --help."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every failure a user can hit ends in one line on stderr and its documented exit code."""
+"""devtools.stderr: docker's and Compose's stderr -> one actionable line and its documented exit code."""
 
 from __future__ import annotations
 

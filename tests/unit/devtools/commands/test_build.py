@@ -1,3 +1,5 @@
+"""devtools build: the production file alone for --target prod, an unknown target refused."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""devtools config: the merged configuration Compose resolves."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""devtools down: the dev or the prod stack, with or without its volumes."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""devtools logs: services followed, and an unknown service in one line."""
+
 from __future__ import annotations
 
 import pytest

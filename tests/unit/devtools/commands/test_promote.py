@@ -1,5 +1,5 @@
-"""devtools promote: the checks on serving's /comparison, the table, and the alias moves it asks of
-MLflow's REST API, against real local HTTP servers standing in for serving and MLflow."""
+"""devtools promote: the checks on serving's /comparison and the alias moves it asks of MLflow's REST API,
+against real local HTTP servers standing in for serving and MLflow; exit codes and --json."""
 
 from __future__ import annotations
 

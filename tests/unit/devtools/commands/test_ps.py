@@ -1,3 +1,5 @@
+"""devtools ps: state, health, ports, and where each image came from."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""devtools shell: the terminal handed to `docker compose exec`, and the services it refuses."""
+
 from __future__ import annotations
 
 from pathlib import Path

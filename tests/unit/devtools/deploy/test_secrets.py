@@ -1,4 +1,4 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""devtools.deploy.secrets: which environment variables must be secret references."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""devtools.deploy.units: Compose durations and sizes in seconds, CPU units and MiB."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""devtools promote: the checks on serving's /comparison, the table, and the alias moves it asks of
-MLflow's REST API, against real local HTTP servers standing in for serving and MLflow."""
+"""devtools.models.judging: the comparison judged (canary, unknown p99, inclusive thresholds, nothing compared
+yet, when there is nothing to judge), pure."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""devtools notebook: the server's start (profile, no deps, the URL with its token), the headless run's
-argv and its one-line failures, bad paths and an occupied port."""
+"""The headless notebook runner, run as the notebook container runs it: a real kernel, each outcome its
+exit code and last line."""
 
 from __future__ import annotations
 

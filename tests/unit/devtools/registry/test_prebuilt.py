@@ -1,6 +1,6 @@
 """Prebuilt images, the parts without a registry: what `up` does with each answer a pull can get (the
 process choke point replaced), and what `doctor` says the registry holds. The real registry:
-tests/docker/test_prebuilt.py (this file has its own name: pytest needs unique basenames)."""
+tests/docker/test_prebuilt.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """devtools release, the parts without a registry: where it releases to, the manifest it writes and reads,
 the dirty-tree rule, and `deploy render ecs --release` naming every image by digest. The Docker tier
-pushes for real (tests/docker/test_release.py; this file has its own name: pytest needs unique basenames)."""
+pushes for real (tests/docker/test_release.py)."""
 
 from __future__ import annotations
 

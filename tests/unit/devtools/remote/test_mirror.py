@@ -1,7 +1,6 @@
-"""A remote engine, the parts without one: which files the remote override syncs, what an archive holds,
-the watcher's sync (an engine stand-in records what it was asked), the link lost and back, the project's
-files, and the SSH tunnel's bookkeeping. The real remote engine: tests/docker/test_remote.py (this file
-has its own name: pytest needs unique basenames)."""
+"""The source mirrored to a remote engine, without one: which files the remote override syncs, what an
+archive holds, the watcher's sync (an engine stand-in records what it was asked), the link lost and back.
+The real remote engine: tests/docker/test_remote.py."""
 
 from __future__ import annotations
 

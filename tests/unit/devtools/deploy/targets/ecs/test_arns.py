@@ -1,4 +1,4 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""The ECS target's ARN shapes: IAM roles and target groups."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""The ECS target's Fargate task sizes: valid pairs, the refusals, the smallest that fits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""The ECS target's secret references: Secrets Manager and SSM parameter ARNs only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""devtools.deploy building blocks: durations, sizes, the Fargate table, secrets, ARNs, settings."""
+"""The ECS target's settings: options over the environment over placeholders, task roles per service,
+ARN-valued settings checked wherever they come from."""
 
 from __future__ import annotations
 
