@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import gpu
+from devtools import fixes, gpu
 from devtools.engine import facts
-from devtools import fixes
 from devtools.gpu import GpuReport, Status
 from devtools.registry import endpoint
 from devtools.remote.site import Site, site_of

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.engine import facts
 from devtools import fixes
+from devtools.engine import facts
 from devtools.errors import DevtoolsError, ExitCode
 
 

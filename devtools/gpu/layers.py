@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from devtools.engine import facts
 from devtools import fixes
+from devtools.engine import facts
 from devtools.engine.facts import last_line
 from devtools.fixes import dotted, parse_version
 from devtools.gpu.probes import GpuProbe

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from devtools.engine import inspect
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.project import ComposeProject
 
@@ -57,6 +56,8 @@ def require_running_gpus(project: ComposeProject, service: str, option: str) -> 
     ids = project.run("ps", "-q", service, capture=True).stdout.split()
     if not ids:
         return
+    from devtools.engine import inspect  # json: not for every command's --help
+
     container = inspect.container(ids[0])
     if container is not None and not container.gpu_requested:
         raise DevtoolsError(

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from devtools import proc
 from devtools.engine import facts
-from devtools.stderr import classify
 from devtools.errors import DevtoolsError
 from devtools.progress import Board
+from devtools.stderr import classify
 
 if TYPE_CHECKING:
     from devtools.stack.config import ComposeConfig
