@@ -10,9 +10,9 @@ import os
 import sys
 import time
 
-import nbformat  # type: ignore[import-not-found]
-from nbclient import NotebookClient  # type: ignore[import-not-found]
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError  # type: ignore[import-not-found]
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 CELL_TIMEOUT_S = int(os.environ.get("NOTEBOOK_CELL_TIMEOUT", "600"))
 
