@@ -3,7 +3,6 @@ against real local HTTP servers standing in for serving and MLflow; exit codes a
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from collections.abc import Iterator
@@ -16,36 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from testing.cli_harness import FakeDocker, recorded_config
+from testing.comparisons import MODEL, PASSING, comparison
 from testing.moto_server import free_port
-
-MODEL = "digits-classifier"
-
 
 ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"
 
 
 MODEL_PATH = "/api/2.0/mlflow/registered-models/get"
-
-
-PASSING: dict[str, Any] = {
-    "model": MODEL, "mode": "shadow", "canary_share": 0.1, "since": "2026-12-05T18:00:00+00:00",
-    "champion": {"alias": "champion", "version": "3", "run_id": "a" * 32, "requests": 1200, "errors": 0,
-                 "p50_ms": 4.0, "p99_ms": 10.0},
-    "challenger": {"alias": "challenger", "version": "4", "run_id": "b" * 32, "requests": 600, "errors": 3,
-                   "p50_ms": 4.5, "p99_ms": 12.0, "routed": False, "state_reason": None},
-    "compared": 600, "agreed": 591, "agreement": 0.985, "kind": "classification", "shadow_dropped": 2,
-}  # fmt: skip
-
-
-def comparison(**changes: Any) -> dict[str, Any]:
-    """PASSING with some fields changed; `champion` / `challenger` dicts are merged into theirs."""
-    answer = copy.deepcopy(PASSING)
-    for key, value in changes.items():
-        if key in ("champion", "challenger"):
-            answer[key].update(value)
-        else:
-            answer[key] = value
-    return answer
 
 
 @dataclass
