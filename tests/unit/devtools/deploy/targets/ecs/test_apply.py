@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,13 +128,22 @@ def account(moto: MotoServer) -> Account:
     return Account(vpc, subnets, group, roles[0], roles[1], listener)
 
 
-def render_into(out: Path, account: Account, *, tag: str = "t1", mlflow_tasks: int = RUNNING_TASKS) -> Path:
-    """`deploy render ecs` of the recorded prod config, for this account (no placeholder left)."""
+def render_into(
+    out: Path,
+    account: Account,
+    *,
+    tag: str = "t1",
+    mlflow_tasks: int = RUNNING_TASKS,
+    change: Callable[[dict[str, Any]], None] = lambda raw: None,
+) -> Path:
+    """`deploy render ecs` of the recorded prod config, for this account (no placeholder left); `change`
+    edits the configuration first."""
     text = (FIXTURES / "compose_config_prod.yml").read_text().replace("@ROOT@", "/repo")
     for placeholder, value in COMPOSE_VALUES.items():
         text = text.replace(placeholder, value)
     raw = yaml.safe_load(text)
     raw["services"]["mlflow"]["x-deploy"]["desired-count"] = mlflow_tasks
+    change(raw)
     options = Options(
         registry=REGISTRY,
         region=REGION,
@@ -525,24 +534,14 @@ def test_comparison_ignores_what_aws_adds_and_the_order_of_sets() -> None:
 
 
 def render_gpu_training(out: Path, account: Account) -> Path:
-    """The documents with training as a 2-node job of 4 GPUs each (x-deploy gpus / nodes, x-ecs capacity-provider)."""
-    text = (FIXTURES / "compose_config_prod.yml").read_text().replace("@ROOT@", "/repo")
-    for placeholder, value in COMPOSE_VALUES.items():
-        text = text.replace(placeholder, value)
-    raw = yaml.safe_load(text)
-    raw["services"]["training"]["x-deploy"].update({"gpus": 4, "nodes": 2})
-    raw["services"]["training"]["x-ecs"].update({"capacity-provider": "mlstack-gpu"})
-    options = Options(
-        registry=REGISTRY,
-        region=REGION,
-        execution_role_arn=account.execution_role_arn,
-        task_role_arns=[account.task_role_arn],
-        subnets=list(account.subnets),
-        security_groups=[account.security_group],
-        vpc_id=account.vpc_id,
-    )
-    write(render(ComposeConfig(raw), resolve(options, {}, project="mlstack", tag="t1")).documents, out)
-    return out
+    """The documents with training as a 2-node job of 4 GPUs each (x-deploy gpus / nodes, x-ecs
+    capacity-provider)."""
+
+    def gpu_training(raw: dict[str, Any]) -> None:
+        raw["services"]["training"]["x-deploy"].update({"gpus": 4, "nodes": 2})
+        raw["services"]["training"]["x-ecs"].update({"capacity-provider": "mlstack-gpu"})
+
+    return render_into(out, account, change=gpu_training)
 
 
 def test_a_gpu_job_on_a_cluster_without_ec2_capacity_is_one_line_and_changes_nothing(
