@@ -10,7 +10,7 @@ images pin is fine).
 3. The training CLI as a job runs it, against a throwaway local MLflow store (sqlite): the data
    pipeline, one process, then what `devtools train --gpus` runs (DDP over NCCL, one process per GPU;
    2 Gloo processes on CPU); each registers a version.
-4. The registered model loaded as serving loads it (serving.model_store: the alias resolved, the
+4. The registered model loaded as serving loads it (serving.model.store: the alias resolved, the
    artifacts copied, mlflow.pyfunc) and asked for predictions.
 
 Each step's outcome, time and evidence go to one JSON report (--report). Steps 3-4 need mlflow and
@@ -160,11 +160,11 @@ def training_jobs(device: torch.device, report: Report, *, ddp: bool) -> bool:
 
 def serve_registered(tracking: str, cache: Path, report: Report) -> bool:
     """What serving does with a new version: resolve the alias, copy the artifacts, load them as a
-    pyfunc model, predict (serving.model_store)."""
+    pyfunc model, predict (serving.model.store)."""
     started = time.perf_counter()
     try:
         import numpy as np
-        from serving.model_store import ModelStore
+        from serving.model.store import ModelStore
         from serving.settings import Settings
         from training.data import load_source
 

@@ -1,4 +1,4 @@
-"""Micro-batching: concurrent requests share forward passes, never across model versions."""
+"""serving.model.batching: concurrent requests share forward passes, never across model versions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from serving.batching import MicroBatcher
+from serving.model.batching import MicroBatcher
 
 
 class CountingModel:

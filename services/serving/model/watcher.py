@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from serving import metrics
-from serving.model_store import AliasNotSet, AliasTarget, ModelStore, smoke_test
+from serving.model.slot import LoadedModel, ModelSlot
+from serving.model.smoke_test import smoke_test
+from serving.model.store import AliasNotSet, AliasTarget, ModelStore
 from serving.periodic import Periodic
 from serving.settings import Settings
-from serving.slot import LoadedModel, ModelSlot
 
 log = logging.getLogger("serving.watcher")
 

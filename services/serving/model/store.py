@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from serving.request_schema import HOW_TO_TYPE, untypable_reason
+from serving.model.slot import LoadedModel
 from serving.settings import Settings
-from serving.slot import LoadedModel
 
 _COMPLETE = ".complete"
 
@@ -93,19 +92,3 @@ def _input_example(pyfunc: Any, path: Path) -> Any:
         from mlflow.models import Model
 
         return Model.load(str(path)).load_input_example(str(path))
-
-
-class UntypableSignature(RuntimeError):
-    """A version whose signature /predict cannot type requests for: never swapped in."""
-
-
-def smoke_test(model: LoadedModel) -> None:
-    """A new version must have a signature /predict can type, and predict on its own input example,
-    before it may serve traffic. Failing either, it is not swapped in: the watcher records the one-line
-    reason as the slot's last_swap_error (GET /model) and the old version keeps serving."""
-    reason = untypable_reason(model.pyfunc.metadata.signature)
-    if reason is not None:
-        raise UntypableSignature(f"its signature ({reason}) cannot be typed by /predict: {HOW_TO_TYPE}")
-    if model.input_example is None:
-        raise RuntimeError(f"version {model.version} has no input example to smoke-test")
-    model.pyfunc.predict(model.input_example)

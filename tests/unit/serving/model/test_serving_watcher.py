@@ -1,4 +1,5 @@
-"""The alias watcher's decisions, with a fake registry and a fake clock."""
+"""serving.model.watcher: the alias watcher's decisions, with a fake registry and a fake clock: swaps,
+refusals, backoff, and the challenger's alias followed, let go and reused on promotion."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from serving import metrics
-from serving.model_store import AliasTarget
+from serving.model.slot import LoadedModel, ModelSlot
+from serving.model.store import AliasNotSet, AliasTarget
+from serving.model.watcher import AliasWatcher
 from serving.settings import Settings
-from serving.slot import LoadedModel, ModelSlot
-from serving.watcher import AliasWatcher
 
 
 class FakeStore:
@@ -122,3 +123,74 @@ def test_mlflow_unreachable_keeps_serving_the_last_good_model(tmp_path: Path, ro
     watcher.poll_once()
     assert slot.current is not None and slot.current.version == "1"
     assert slot.status.not_ready_reason is None
+
+
+def test_an_untypable_version_is_not_swapped_in_and_says_why_in_one_line(
+    tmp_path: Path, row_sum_model: Any, untypable_model: Any, untypable_refusal: str
+) -> None:
+    watcher, store, slot, _ = _watcher(tmp_path, row_sum_model)
+    store.alias_version = "1"
+    watcher.poll_once()
+
+    store.model, store.alias_version = untypable_model, "2"
+    watcher.poll_once()
+
+    assert slot.current is not None and slot.current.version == "1"  # the old version keeps serving
+    assert slot.status.last_swap_error == f"version 2 not swapped in: {untypable_refusal}"
+    assert slot.status.last_swap_error_version == "2"
+
+
+class Registry:
+    """resolve_alias/load as ModelStore answers them, per alias."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.aliases: dict[str, str] = {}
+        self.loads: list[str] = []
+
+    def resolve_alias(self, alias: str | None = None) -> AliasTarget:
+        if alias not in self.aliases:
+            raise AliasNotSet(f"no version of demo holds @{alias}")
+        return AliasTarget(self.aliases[alias], f"run-{self.aliases[alias]}", "models:/demo", alias)
+
+    def load(self, target: AliasTarget) -> LoadedModel:
+        self.loads.append(target.version)
+        return LoadedModel("demo", target.version, target.alias, target.run_id, self.model, self.model.input_example)
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings("demo", "champion", "http://unused:5000", 1.0, tmp_path, 1.0, 8.0)
+
+
+def test_the_challengers_alias_is_followed_let_go_and_reused_on_promotion(tmp_path: Path, row_sum_model: Any) -> None:
+    registry, settings = Registry(row_sum_model), _settings(tmp_path)
+    champion_slot, challenger_slot = ModelSlot(), ModelSlot()
+    champion = AliasWatcher(registry, champion_slot, settings, peer=challenger_slot)  # type: ignore[arg-type]
+    challenger = AliasWatcher(  # type: ignore[arg-type]
+        registry, challenger_slot, settings, alias="challenger", optional=True, peer=champion_slot
+    )
+    registry.aliases = {"champion": "3", "challenger": "4"}
+    champion.poll_once()
+    challenger.poll_once()
+    assert champion_slot.current and champion_slot.current.version == "3"
+    assert challenger_slot.current and challenger_slot.current.alias == "challenger"
+    assert registry.loads == ["3", "4"]
+    registry.aliases = {"champion": "4"}  # what `devtools promote` does
+    challenger.poll_once()
+    champion.poll_once()
+    assert challenger_slot.current is None
+    assert challenger_slot.status.not_ready_reason == "no version of demo holds @challenger"
+    assert champion_slot.current.version == "4" and champion_slot.current.alias == "champion"
+    registry.aliases = {"champion": "4"}
+    champion.poll_once()
+    assert registry.loads == ["3", "4"]  # version 4 was already loaded as the challenger: not loaded again
+
+
+def test_a_missing_champion_alias_keeps_the_champion(tmp_path: Path, row_sum_model: Any) -> None:
+    registry, slot = Registry(row_sum_model), ModelSlot()
+    watcher = AliasWatcher(registry, slot, _settings(tmp_path))  # type: ignore[arg-type]
+    registry.aliases = {"champion": "3"}
+    watcher.poll_once()
+    registry.aliases = {}
+    watcher.poll_once()
+    assert slot.current is not None and slot.current.version == "3"
