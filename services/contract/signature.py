@@ -14,7 +14,7 @@ swap one in. Both call `untypable_reason` with the input schema as MLflow writes
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypeGuard, get_args
+from typing import Any, Literal, Protocol, TypeGuard, get_args
 
 # The reason for a model logged without a signature (or without inputs in it). Training refuses such a
 # model like any other untypable one; serving lets it through as it always did (see serving's smoke test).
@@ -30,6 +30,24 @@ TYPABLE = f"one 2-D tensor (-1, N) or named scalar columns ({', '.join(COLUMN_TY
 # Tensor dtypes /predict builds an array of: numpy's boolean, integer and float names, as MLmodel writes
 # them (numpy's dtype.name: float32, int64, uint8, bool).
 _NUMERIC_DTYPE = re.compile(r"bool|u?int\d+|float\d+")
+
+
+class _Schema(Protocol):
+    def to_dict(self) -> list[dict[str, Any]]: ...
+
+
+class Signature(Protocol):
+    """What the rule needs of an MLflow ModelSignature (the contract imports no MLflow)."""
+
+    @property
+    def inputs(self) -> _Schema | None: ...
+
+
+def input_schema(signature: Signature | None) -> list[dict[str, Any]] | None:
+    """A signature's inputs in MLmodel's JSON form, as untypable_reason reads them; None without any."""
+    if signature is None or signature.inputs is None:
+        return None
+    return signature.inputs.to_dict()
 
 
 def untypable_reason(inputs: list[dict[str, Any]] | None) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract.signature import NO_INPUT_SCHEMA, TYPABLE, untypable_reason
+from contract.signature import NO_INPUT_SCHEMA, TYPABLE, input_schema, untypable_reason
 
 from serving.model.slot import LoadedModel
 
@@ -15,15 +15,6 @@ HOW_TO_TYPE = f"log the model with {TYPABLE}"
 
 class UntypableSignature(RuntimeError):
     """A version whose signature /predict cannot type requests for: never swapped in."""
-
-
-def input_schema(signature: Any) -> list[dict[str, Any]] | None:
-    """An MLflow ModelSignature's inputs in MLmodel's JSON form (the contract's rule reads that); None
-    without a signature or inputs."""
-    if signature is None or signature.inputs is None:
-        return None
-    inputs: list[dict[str, Any]] = signature.inputs.to_dict()
-    return inputs
 
 
 def refusal(signature: Any) -> str | None:

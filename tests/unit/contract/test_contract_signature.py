@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from contract.signature import COLUMN_TYPES, NO_INPUT_SCHEMA, TYPABLE, column_type, is_column_type, untypable_reason
+from contract.signature import (
+    COLUMN_TYPES,
+    NO_INPUT_SCHEMA,
+    TYPABLE,
+    column_type,
+    input_schema,
+    is_column_type,
+    untypable_reason,
+)
 
 
 def _tensor(*shape: int, dtype: str = "float32", name: str | None = None) -> dict[str, Any]:
@@ -86,3 +94,20 @@ def test_the_column_types_are_the_scalar_ones_and_the_message_lists_them() -> No
     assert all(is_column_type(kind) for kind in COLUMN_TYPES)
     assert not is_column_type("binary") and not is_column_type("Array(double)")
     assert TYPABLE == "one 2-D tensor (-1, N) or named scalar columns (double, float, long, integer, boolean, string)"
+
+
+def test_a_signatures_input_schema_is_its_inputs_json() -> None:
+    """The call sites hand MLflow's ModelSignature; the contract reads `inputs.to_dict()` and nothing else."""
+
+    class Schema:
+        def to_dict(self) -> list[dict[str, Any]]:
+            return [_tensor(-1, 4)]
+
+    class Signed:
+        inputs = Schema()
+
+    class WithoutInputs:
+        inputs = None
+
+    assert input_schema(Signed()) == [_tensor(-1, 4)]
+    assert input_schema(WithoutInputs()) is None and input_schema(None) is None

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from contract.signature import NO_INPUT_SCHEMA, untypable_reason
+from contract.signature import NO_INPUT_SCHEMA, input_schema, untypable_reason
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema, TensorSpec
 from mlflow.types.schema import Array
 from serving.model.slot import LoadedModel
-from serving.model.smoke_test import UntypableSignature, input_schema, refusal, smoke_test
+from serving.model.smoke_test import UntypableSignature, refusal, smoke_test
 
 
 def _tensor(*shape: int, dtype: str = "float32") -> Schema:
