@@ -1,8 +1,9 @@
-"""The default recipe: the digits demo. A tiny ViT (training/model.py) on scikit-learn's 8x8 digits,
-trained data-parallel (DDP) when launched in several processes (training/fitting.py), logged in
-torch.export's pt2 format with a (-1, 64) float32 tensor signature.
+"""The default recipe, the digits demo, in one package: a tiny Vision Transformer (`model`) on
+scikit-learn's 8x8 digits (the source, below), trained data-parallel (DDP) when launched in several
+processes (`fitting`), logged in torch.export's pt2 format with a (-1, 64) float32 tensor signature.
 
-torch, transformers and mlflow are imported inside the methods: the CLI imports this module first.
+Standard library only at import: the CLI imports this module first; torch, transformers, scikit-learn
+and mlflow are imported inside the methods (and by `model` and `fitting`, which the methods import).
 """
 
 from __future__ import annotations
@@ -10,17 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from training.config import (
-    DEFAULT_EXPERIMENT,
-    DEFAULT_MODEL_NAME,
-    DEFAULT_RECIPE,
-    IMAGE_SIZE,
-    NUM_CLASSES,
-    NUM_FEATURES,
-    PIXEL_MAX,
-    Device,
-    TrainConfig,
-)
+from training.config import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME, DEFAULT_RECIPE, Device, TrainConfig
 from training.recipes import Source
 
 if TYPE_CHECKING:
@@ -28,12 +19,18 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-    from training.data import Prepared
-    from training.distributed import World
-    from training.fitting import EpochMetrics
-    from training.model import DigitsClassifier
-    from training.recipes import Recipe
+    from training.recipes import Prepared, Recipe
+    from training.recipes.digits.fitting import EpochMetrics
+    from training.recipes.digits.model import DigitsClassifier
+    from training.world import World
 
+# The data: scikit-learn's 8x8 digits, flattened to 64 pixel values in 0..PIXEL_MAX, and 10 classes.
+IMAGE_SIZE = 8
+NUM_FEATURES = IMAGE_SIZE * IMAGE_SIZE
+NUM_CLASSES = 10
+PIXEL_MAX = 16
+# The validation metric --promote auto compares (logged per epoch, tagged on each version).
+METRIC = "val_accuracy"
 MODEL_ARTIFACT = "model"
 
 
@@ -42,16 +39,27 @@ class DigitsRecipe:
     name = DEFAULT_RECIPE
     model_name = DEFAULT_MODEL_NAME
     experiment = DEFAULT_EXPERIMENT
-    metric = "val_accuracy"  # training.fitting.METRIC
+    metric = METRIC
     distributed = True
 
     def source(self) -> Source:
-        from training.data import load_source
+        """scikit-learn's bundled digits (1797 images), so nothing is downloaded."""
+        import numpy as np
+        import sklearn  # type: ignore[import-untyped]
+        from sklearn.datasets import load_digits  # type: ignore[import-untyped]
 
-        x, y, description = load_source()
+        from training.data import sha256_arrays
+
+        x, y = load_digits(return_X_y=True)
+        description = {
+            "name": "sklearn.datasets.load_digits",
+            "scikit_learn_version": sklearn.__version__,
+            "rows": int(x.shape[0]),
+            "sha256": sha256_arrays(x, y),
+        }
         return Source(
-            x,
-            y,
+            x.astype(np.float32),
+            y.astype(np.int64),
             description,
             # scikit-learn's names for the 64 pixels, row by row
             feature_names=tuple(f"pixel_{row}_{col}" for row in range(IMAGE_SIZE) for col in range(IMAGE_SIZE)),
@@ -61,7 +69,7 @@ class DigitsRecipe:
         )
 
     def device(self, requested: Device, world: World) -> torch.device:
-        from training.distributed import resolve_device, worker_device
+        from training.devices import resolve_device, worker_device
 
         return worker_device(world, resolve_device(requested))
 
@@ -73,7 +81,7 @@ class DigitsRecipe:
         world: World,
         on_epoch: Callable[[EpochMetrics], object] | None,
     ) -> tuple[DigitsClassifier, list[EpochMetrics]]:
-        from training.fitting import fit_new_model
+        from training.recipes.digits.fitting import fit_new_model
 
         model, history = fit_new_model(data, config, device, world, on_epoch)
         return model.to("cpu").eval(), history
@@ -82,7 +90,7 @@ class DigitsRecipe:
         import torch
         import transformers
 
-        from training.model import ModelSpec
+        from training.recipes.digits.model import ModelSpec
 
         return {
             "epochs": config.epochs,

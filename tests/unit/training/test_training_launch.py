@@ -1,10 +1,15 @@
-"""Data-parallel training (DDP) on CPU: two real worker processes over Gloo, a real MLflow server.
+"""training.launch: data-parallel jobs really launched. On one machine: two worker processes over Gloo,
+as `--nproc-per-node 2` or a plain torchrun starts them. On several: two launchers on this machine stand
+for two nodes (each `train --nnodes 2 --rdzv-endpoint 127.0.0.1:PORT`, its own worker, a c10d rendezvous
+hosted by node 0). A real MLflow server; every failure is one line and its exit code.
 
-The same code runs NCCL on GPUs (`devtools train --gpus N`); the GPU tier checks that part.
+The same code runs NCCL on GPUs (`devtools train --gpus N`): the GPU tier checks that part; the Docker
+tier runs the nodes as containers (tests/docker/test_nodes.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,30 +18,19 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from contract.nodes import parse_announce, parse_run_started
 
-from testing.training_helpers import SERVICES, Cli, require, runs_of, unique
+from testing.training_helpers import SERVICES, Cli, finish, require, runs_of, start_nodes, unique
 
 require("torch", "transformers", "mlflow", "numpy", "sklearn")
 
 import mlflow  # noqa: E402
-import torch  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from training import distributed  # noqa: E402
-from training.__main__ import leave  # noqa: E402
-from training.config import Device  # noqa: E402
-from training.distributed import World, parse_nproc, resolve_nproc  # noqa: E402
-from training.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRACKING, EXIT_TRAINING, UsageError  # noqa: E402
-from training.fitting import _EpochOrder  # noqa: E402
+from training.data import load_prepared  # noqa: E402
+from training.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_PEERS, EXIT_TRACKING, EXIT_TRAINING  # noqa: E402
 
 EPOCHS = 2
 PREFIX = "python -m training train: "
-
-
-@pytest.fixture(scope="module")
-def client(mlflow_server: str) -> MlflowClient:
-    mlflow.set_tracking_uri(mlflow_server)
-    return MlflowClient(mlflow_server)
 
 
 def _ddp(cli: Cli, experiment: str, model: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +45,9 @@ def _without_progress(stderr: str) -> list[str]:
     return [line for line in stderr.strip().splitlines() if not line.startswith("epoch ")]
 
 
-def test_two_processes_train_one_run_logged_by_rank_zero(cli: Cli, client: MlflowClient) -> None:
+def test_two_processes_train_one_run_logged_by_rank_zero_whose_model_serves(
+    cli: Cli, client: MlflowClient, prepared_dir: Path
+) -> None:
     experiment, model = unique("ddp"), unique("ddp-model")
 
     done = _ddp(cli, experiment, model)
@@ -62,6 +58,8 @@ def test_two_processes_train_one_run_logged_by_rank_zero(cli: Cli, client: Mlflo
     assert f"model={model} version=1 " in out[0] and " device=cpu processes=2 " in out[0]
     progress = [line for line in done.stderr.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in progress] == [f"{epoch}/{EPOCHS}" for epoch in range(1, EPOCHS + 1)]
+    # One node: nobody to tell which ranks run here, or which run was started.
+    assert not [line for line in done.stderr.splitlines() if parse_announce(line) or parse_run_started(line)]
     [run] = runs_of(client, experiment)
     assert run.info.status == "FINISHED"
     assert run.data.params["world_size"] == "2"
@@ -73,16 +71,8 @@ def test_two_processes_train_one_run_logged_by_rank_zero(cli: Cli, client: Mlflo
     versions = client.search_model_versions(f"name = '{model}'")
     assert [v.version for v in versions] == ["1"] and versions[0].run_id == run.info.run_id
     assert client.get_model_version_by_alias(model, "champion").version == "1"
-
-
-def test_model_trained_by_ddp_serves(cli: Cli, client: MlflowClient, prepared_dir: Path) -> None:
-    from training.data import load_prepared
-
-    model = unique("ddp-serve")
-    assert _ddp(cli, unique("ddp-serve"), model).returncode == 0
     x = load_prepared(prepared_dir).validation.x
-    predicted = mlflow.pyfunc.load_model(f"models:/{model}@champion").predict(x)
-    assert predicted.shape == (len(x), 10)
+    assert mlflow.pyfunc.load_model(f"models:/{model}@champion").predict(x).shape == (len(x), 10)
 
 
 def test_a_worker_error_is_one_line_with_its_exit_code(cli: Cli, tmp_path: Path) -> None:
@@ -201,117 +191,40 @@ def test_plain_torchrun_runs_the_same_command(cli: Cli, client: MlflowClient) ->
     assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
 
 
-@pytest.mark.needs_no_gpu
-@pytest.mark.parametrize(
-    ("args", "code", "message"),
-    [
-        (("--nproc-per-node", "0"), 2, "--nproc-per-node: must be a positive number or 'gpu', got 0"),
-        (("--nproc-per-node", "two"), 2, "--nproc-per-node: must be a positive number or 'gpu', got two"),
-        (("--nproc-per-node", "gpu"), 2, "--nproc-per-node gpu: no GPU is visible to torch"),
-        (("--nproc-per-node", "2", "--device", "cuda"), 2, "--device cuda: CUDA is not available"),
-    ],
-)
-def test_bad_process_counts_fail_before_starting_workers(
-    cli: Cli, args: tuple[str, ...], code: int, message: str
-) -> None:
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    done = cli.run("train", *args)
-    assert done.returncode == code
-    [line] = done.stderr.strip().splitlines()
-    assert message in line
+# --- several nodes --------------------------------------------------------------------------------
 
 
-def test_a_malformed_rank_in_the_environment_is_a_usage_error(cli: Cli) -> None:
-    done = cli.run("train", "--epochs", "1", RANK="first", WORLD_SIZE="2")
-    assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
-    assert line.startswith("python -m training: error: RANK, LOCAL_RANK and WORLD_SIZE must be integers")
+def test_two_nodes_make_one_job_one_run_and_one_version(cli: Cli, client: MlflowClient, tmp_path: Path) -> None:
+    experiment, model = unique("nodes"), unique("nodes-model")
+    nodes = start_nodes(cli, 2, experiment, model, epochs=EPOCHS, TRAINING_SHARD_TRACE=str(tmp_path))
+    done = finish(nodes)
+    assert [code for code, _, _ in done] == [0, 0], done
+    # Each node says which ranks it runs, in the contract's line; rank 0 alone records: one run, one version,
+    # and says which run it started (for devtools to end it FAILED should its node die).
+    said = [line for _, _, err in done for line in err.splitlines()]
+    announced = sorted((a.first_rank, a.last_rank, a.world_size) for line in said if (a := parse_announce(line)))
+    assert announced == [(0, 0, 2), (1, 1, 2)]
+    summaries = [out for _, out, _ in done if out.strip()]
+    assert len(summaries) == 1 and summaries[0].startswith("trained: run_id=")
+    [run] = runs_of(client, experiment)
+    assert run.info.status == "FINISHED"
+    assert [parse_run_started(line) for line in said if parse_run_started(line)] == [run.info.run_id]
+    assert [v.version for v in client.search_model_versions(f"name='{model}'")] == ["1"]
+    # Every epoch, the two ranks split the training rows between them (DistributedSampler pads the
+    # shorter shard with rows of the other, so the shards overlap by at most one row).
+    rows = len(load_prepared(cli.data_dir).train.x)
+    traces = [
+        json.loads(line) for path in sorted(tmp_path.glob("rank-*.jsonl")) for line in path.read_text().splitlines()
+    ]
+    for epoch in range(1, EPOCHS + 1):
+        shards = [set(trace["rows"]) for trace in traces if trace["epoch"] == epoch]
+        assert len(shards) == 2 and shards[0] | shards[1] == set(range(rows))
+        assert len(shards[0] & shards[1]) <= rows % 2
 
 
-# --- pure parts -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("requested", "device", "gpus", "expected"),
-    [
-        (2, "cpu", 0, 2),
-        (3, "auto", 0, 3),  # no GPU: auto means CPU, any number of processes
-        ("gpu", "auto", 4, 4),
-        ("gpu", "cuda", 2, 2),
-        (2, "cuda", 8, 2),
-        (1, "cuda", 0, 1),  # one process needs no launcher; the worker itself reports missing CUDA
-    ],
-)
-def test_resolve_nproc(
-    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: Device, gpus: int, expected: int
-) -> None:
-    monkeypatch.setattr(distributed, "visible_gpus", lambda: gpus)
-    assert resolve_nproc(requested, device) == expected
-
-
-@pytest.mark.parametrize(
-    ("requested", "device", "gpus", "message"),
-    [
-        ("gpu", "auto", 0, "no GPU is visible"),
-        (4, "cuda", 2, "2 GPU(s) visible"),
-        (4, "auto", 2, "only 2 GPU(s) visible"),  # ranks split over CUDA and CPU cannot share a group
-    ],
-)
-def test_resolve_nproc_refuses(
-    monkeypatch: pytest.MonkeyPatch, requested: int | str, device: Device, gpus: int, message: str
-) -> None:
-    monkeypatch.setattr(distributed, "visible_gpus", lambda: gpus)
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        resolve_nproc(requested, device)
-
-
-def test_parse_nproc() -> None:
-    assert parse_nproc("3") == 3 and parse_nproc("gpu") == "gpu"
-    for bad in ("0", "-2", "all", ""):
-        with pytest.raises(ValueError):
-            parse_nproc(bad)
-
-
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_epoch_shards_cover_every_row_and_agree_on_the_permutation(ranks: int) -> None:
-    rows = 1437  # the training split: not a multiple of 2 or 3, so the sampler pads
-    orders = [_EpochOrder(rows, seed=5, world=World(rank=r, local_rank=r, size=ranks)) for r in range(ranks)]
-
-    for epoch in (1, 2):
-        shards = [order.indices(epoch).tolist() for order in orders]
-        assert {len(shard) for shard in shards} == {len(orders[0])}  # same number of steps on every rank
-        assert set().union(*shards) == set(range(rows))
-        assert sum(len(shard) for shard in shards) - rows < ranks  # padding only fills the last step
-    assert orders[0].indices(1).tolist() != orders[0].indices(2).tolist()  # reshuffled each epoch
-
-
-class _Exited(Exception):
-    pass
-
-
-@pytest.mark.parametrize(
-    ("worker", "code", "immediate"),
-    [
-        (True, EXIT_INTERRUPTED, True),  # stopped by the launcher: skip the teardown Gloo may abort in
-        (True, EXIT_DATA, True),
-        (True, 0, False),  # a worker that finished leaves normally (atexit hooks, MLflow's included)
-        (False, EXIT_INTERRUPTED, False),  # a plain run is no worker
-    ],
-)
-def test_leave_exits_a_failed_worker_at_once(
-    monkeypatch: pytest.MonkeyPatch, worker: bool, code: int, immediate: bool
-) -> None:
-    def fake_exit(status: int) -> None:
-        raise _Exited(status)
-
-    if worker:
-        monkeypatch.setenv(distributed.WORKER_MARKER, "run-1")
-    else:
-        monkeypatch.delenv(distributed.WORKER_MARKER, raising=False)
-    monkeypatch.setattr(os, "_exit", fake_exit)
-
-    with pytest.raises(_Exited if immediate else SystemExit) as exited:
-        leave(code)
-
-    assert exited.value.args[0] == code if immediate else exited.value.code == code
+def test_a_node_whose_peers_never_come_is_one_line_and_exit_5(cli: Cli) -> None:
+    [alone] = start_nodes(cli, 2, unique("alone"), unique("alone-model"), started=1, TRAINING_RDZV_TIMEOUT_S="5")
+    code, _, err = finish([alone])[0]
+    assert code == EXIT_PEERS
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and "nodes did not all meet at 127.0.0.1:" in lines[0] and "node 0 first" in lines[0]

@@ -1,4 +1,5 @@
-"""A tiny Vision Transformer for the 8x8 digits, built from a config (no pretrained weights, no hub).
+"""The digits recipe's model: a tiny Vision Transformer for the 8x8 digits, built from a config (no
+pretrained weights, no hub).
 
 The hub is off (HF_HUB_OFFLINE, set in training/__init__.py before transformers is imported).
 """
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 from transformers import ViTConfig, ViTForImageClassification
 
-from training.config import IMAGE_SIZE, NUM_CLASSES, PIXEL_MAX
+from training.recipes.digits import IMAGE_SIZE, NUM_CLASSES, PIXEL_MAX
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The data pipeline: manifest, skip when up to date, and validation of the prepared files."""
+"""training.data: the pipeline per recipe (splits, manifest, skip when up to date) and the prepared files
+read back and validated; prepared data is one recipe's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from testing.training_helpers import require
 require("numpy", "sklearn")
 
 import numpy as np  # noqa: E402
+from training.config import default_data_location  # noqa: E402
 from training.data import (  # noqa: E402
     MANIFEST,
     PIPELINE_VERSION,
@@ -20,13 +22,13 @@ from training.data import (  # noqa: E402
     run_pipeline,
     sha256_file,
 )
-from training.errors import DataError  # noqa: E402
+from training.errors import EXIT_DATA, DataError  # noqa: E402
 
 
 def test_pipeline_writes_splits_and_manifest(tmp_path: Path) -> None:
     result = run_pipeline(tmp_path)
 
-    assert not result.skipped
+    assert not result.skipped and result.reason == "no manifest yet"
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest == result.manifest
     assert manifest["pipeline_version"] == PIPELINE_VERSION
@@ -143,3 +145,58 @@ def test_unwritable_data_dir_is_a_data_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(DataError, match=rf"cannot write prepared data to {blocker / 'data'}"):
         run_pipeline(blocker / "data")
+
+
+def test_digits_manifest_names_its_recipe_and_pixels(prepared_dir: Path) -> None:
+    manifest = json.loads((prepared_dir / MANIFEST).read_text())
+    assert manifest["recipe"] == "digits" and manifest["split"]["stratified"] is True
+    names = manifest["features"]["names"]
+    assert len(names) == 64 and names[:2] == ["pixel_0_0", "pixel_0_1"]
+    assert (manifest["features"]["range"], manifest["labels"]["num_classes"]) == ([0, 16], 10)
+
+
+def test_diabetes_is_prepared_with_named_float_columns(diabetes_dir: Path) -> None:
+    manifest = json.loads((diabetes_dir / MANIFEST).read_text())
+    assert manifest["recipe"] == "diabetes"
+    assert manifest["features"]["names"] == ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    assert (manifest["features"]["dtype"], manifest["labels"]["dtype"]) == ("float64", "float64")
+    assert manifest["split"]["stratified"] is False
+    assert {name: info["rows"] for name, info in manifest["splits"].items()} == {"train": 353, "validation": 89}
+    data = load_prepared(diabetes_dir, "diabetes")
+    assert data.train.x.shape == (353, 10) and str(data.train.y.dtype) == "float64"
+    again = run_pipeline(diabetes_dir, recipe="diabetes")
+    assert again.skipped and "up to date" in again.summary()
+
+
+def test_data_prepared_before_recipes_is_the_digits_and_up_to_date(data_copy: Path) -> None:
+    manifest = json.loads((data_copy / MANIFEST).read_text())
+    del manifest["recipe"]
+    del manifest["features"]["names"]
+    del manifest["features"]["dtype"]
+    del manifest["labels"]["dtype"]
+    (data_copy / MANIFEST).write_text(json.dumps(manifest))
+
+    assert run_pipeline(data_copy).skipped  # an existing stack's /data is not redone
+    data = load_prepared(data_copy)
+    assert data.train.x.shape == (1437, 64) and (data.train.x.dtype, data.train.y.dtype) == (np.float32, np.int64)
+
+
+def test_another_recipes_data_is_refused_in_one_line_naming_the_fix(prepared_dir: Path) -> None:
+    with pytest.raises(DataError) as raised:
+        load_prepared(prepared_dir, "diabetes")
+    assert str(raised.value) == (
+        f"prepared data in {prepared_dir} is for recipe 'digits', not 'diabetes' (give --data-dir the diabetes "
+        f"data, by default {default_data_location('diabetes')}, which `python -m training pipeline --recipe "
+        "diabetes` prepares)"
+    )
+    assert raised.value.exit_code == EXIT_DATA
+
+
+def test_preparing_another_recipe_in_the_same_dir_replaces_it(data_copy: Path) -> None:
+    result = run_pipeline(data_copy, recipe="diabetes")
+    assert not result.skipped and result.reason == "recipe digits -> diabetes"
+
+
+def test_missing_diabetes_data_names_the_command_that_prepares_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"\(run `python -m training pipeline --recipe diabetes`\)"):
+        load_prepared(tmp_path, "diabetes")

@@ -1,4 +1,5 @@
-"""The training loop: a freshly seeded model fitted on the prepared data, by every rank of a job together.
+"""The digits recipe's training loop: a freshly seeded model fitted on the prepared data, by every rank of a
+job together.
 
 DDP averages the gradients across the ranks; rank 0 alone validates and reports each epoch (to
 `on_epoch`, which logs it to MLflow, and as progress on stderr). Nothing here talks to MLflow.
@@ -21,12 +22,11 @@ from torch.utils.data import DistributedSampler, TensorDataset
 
 from training.config import TrainConfig
 from training.data import Prepared, manifest_digest
-from training.distributed import World, announce_node, process_group, same_on_every_rank, sum_across_ranks
 from training.errors import TrainingError
-from training.model import DigitsClassifier, ModelSpec
+from training.recipes.digits import METRIC
+from training.recipes.digits.model import DigitsClassifier, ModelSpec
+from training.world import World, announce_node, process_group, same_on_every_rank, sum_across_ranks
 
-# The validation metric --promote auto compares (logged per epoch, tagged on each version).
-METRIC = "val_accuracy"
 SHARD_TRACE_ENV = "TRAINING_SHARD_TRACE"
 
 

@@ -1,15 +1,14 @@
-"""The diabetes recipe end to end against a real MLflow server: seed, train, the registered sklearn model
-with its column signature, and the refusals that are specific to a one-process, CPU recipe."""
+"""training.recipes.diabetes end to end against a real MLflow server: seed, train, the registered sklearn
+model with its column signature, and the refusals that are specific to a one-process, CPU recipe."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from testing.training_helpers import Cli, require, runs_of, unique
+from testing.training_helpers import require, runs_of, unique
 
 require("mlflow", "numpy", "sklearn", "pandas")
 
@@ -17,20 +16,14 @@ import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
+from training.__main__ import main  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.data import load_prepared, run_pipeline  # noqa: E402
+from training.data import load_prepared  # noqa: E402
 from training.errors import EXIT_DATA, EXIT_USAGE  # noqa: E402
 from training.recording import TrainResult  # noqa: E402
 from training.train import train  # noqa: E402
 
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-
-
-@pytest.fixture(scope="module")
-def diabetes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("diabetes")
-    run_pipeline(data_dir, recipe="diabetes")
-    return data_dir
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +43,6 @@ def trained(config: TrainConfig) -> TrainResult:
     result = train(config)
     assert result is not None
     return result
-
-
-@pytest.fixture(scope="module")
-def client(mlflow_server: str) -> MlflowClient:
-    mlflow.set_tracking_uri(mlflow_server)
-    return MlflowClient(mlflow_server)
 
 
 def test_the_run_logs_the_fit_and_registers_the_alias(
@@ -105,27 +92,33 @@ def test_same_data_same_fit_and_the_alias_stays(trained: TrainResult, config: Tr
     assert not again.alias_moved and again.reason == f"v1 keeps it at {trained.metric_value:.4f}"
 
 
-def test_seed_and_train_cli_use_the_recipe_defaults(mlflow_server: str, tmp_path: Path, client: MlflowClient) -> None:
-    cli = Cli(tracking_uri=mlflow_server, data_dir=tmp_path)  # TRAINING_DATA_DIR: the data root
+def test_seed_and_train_cli_use_the_recipe_defaults(
+    mlflow_server: str,
+    tmp_path: Path,
+    client: MlflowClient,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("TRAINING_DATA_DIR", str(tmp_path))  # the data root: the recipe's folder is in it
+    for variable in ("TRAINING_RECIPE", "DEVTOOLS_DEBUG"):
+        monkeypatch.delenv(variable, raising=False)
 
-    seeded = cli.run("seed", "--recipe", "diabetes", timeout=180)
+    assert main(["seed", "--recipe", "diabetes"]) == 0
 
-    assert seeded.returncode == 0, seeded.stderr
-    assert seeded.stdout.startswith("seeded: run_id=") and " model=diabetes-regressor version=" in seeded.stdout
-    assert " val_r2=0." in seeded.stdout
+    seeded = capsys.readouterr().out
+    assert seeded.startswith("seeded: run_id=") and " model=diabetes-regressor version=" in seeded
+    assert " val_r2=0." in seeded
     assert json.loads((tmp_path / "diabetes" / "manifest.json").read_text())["recipe"] == "diabetes"
-    [run] = [r for r in runs_of(client, "diabetes") if r.info.run_id in seeded.stdout]
+    [run] = [r for r in runs_of(client, "diabetes") if r.info.run_id in seeded]
     assert run.data.tags["seeded_by"] == "python -m training seed"
     assert not (tmp_path / "manifest.json").exists()  # the digits' place stays untouched
 
-    again = cli.run("seed", timeout=60, TRAINING_RECIPE="diabetes")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("already seeded: experiment 'diabetes' has finished run")
-
-    trained = cli.run("train", "--recipe", "diabetes", "--promote", "never", timeout=180)
-    assert trained.returncode == 0, trained.stderr
-    [summary] = trained.stdout.strip().splitlines()
+    monkeypatch.setenv("TRAINING_RECIPE", "diabetes")  # the recipe from the environment, as compose sets it
+    assert main(["train", "--promote", "never"]) == 0
+    [summary] = capsys.readouterr().out.strip().splitlines()
     assert " model=diabetes-regressor " in summary and summary.endswith("alias_moved=no (--promote never)")
+    assert [r for r in runs_of(client, "diabetes") if r.info.run_id in summary]
 
 
 @pytest.mark.parametrize(
@@ -139,33 +132,30 @@ def test_seed_and_train_cli_use_the_recipe_defaults(mlflow_server: str, tmp_path
     ],
 )
 def test_what_a_one_process_cpu_recipe_refuses(
-    mlflow_server: str, diabetes_dir: Path, args: list[str], message: str
+    diabetes_dir: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    done = Cli(mlflow_server, diabetes_dir).run("train", "--recipe", "diabetes", "--data-dir", str(diabetes_dir), *args)
+    code = main(
+        [
+            "train",
+            "--recipe",
+            "diabetes",
+            "--data-dir",
+            str(diabetes_dir),
+            "--tracking-uri",
+            "http://127.0.0.1:9",
+            *args,
+        ]
+    )
 
-    assert done.returncode == EXIT_USAGE
-    assert done.stderr.strip().splitlines() == [f"python -m training train: error: {message}"]
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err.strip().splitlines() == [f"python -m training train: error: {message}"]
 
 
-def test_torchrun_world_is_refused(config: TrainConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.errors import UsageError
+def test_digits_data_is_refused_with_exit_3(prepared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["train", "--recipe", "diabetes", "--data-dir", str(prepared_dir), "--tracking-uri", "http://127.0.0.1:9"]
+    )
 
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("RANK", "1")
-    with pytest.raises(UsageError, match="recipe diabetes trains in one process"):
-        train(config)
-
-
-def test_digits_data_is_refused_with_exit_3(mlflow_server: str, prepared_dir: Path) -> None:
-    done = Cli(mlflow_server, prepared_dir).run("train", "--recipe", "diabetes", "--data-dir", str(prepared_dir))
-
-    assert done.returncode == EXIT_DATA
-    [line] = done.stderr.strip().splitlines()
+    assert code == EXIT_DATA
+    [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"python -m training train: error: prepared data in {prepared_dir} is for recipe 'digits'")
-
-
-def test_digits_cannot_train_on_diabetes_data(config: TrainConfig, diabetes_dir: Path) -> None:
-    from training.errors import DataError
-
-    with pytest.raises(DataError, match="is for recipe 'diabetes', not 'digits'"):
-        train(replace(config, recipe="digits"))
