@@ -1,5 +1,6 @@
-"""Serving unit tier: the app, the alias watcher and the live traffic with real (tiny) MLflow pyfunc models,
-no server. services/ is on sys.path (pyproject's pytest pythonpath), as /app is in the container."""
+"""Serving unit tier: the app, the alias watcher and the live traffic with real (tiny) MLflow pyfunc models;
+the run's one MLflow server (shared with the training tests) where a test logs to MLflow. services/ is on
+sys.path (pyproject's pytest pythonpath), as /app is in the container."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.model.slot import LoadedModel
 from serving.settings import Settings
+
+from testing.training_helpers import mlflow_server
+
+__all__ = ["mlflow_server"]  # a fixture, used by name
 
 
 @pytest.fixture

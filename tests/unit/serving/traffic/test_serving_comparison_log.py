@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from serving.settings import Settings
@@ -11,14 +11,14 @@ from serving.traffic.comparison_log import ComparisonLogger, live_metrics
 
 
 def test_the_comparison_is_logged_on_the_challengers_run(
-    tmp_path: Path, make_settings: Callable[..., Settings]
+    mlflow_server: str, make_settings: Callable[..., Settings]
 ) -> None:
     from mlflow import MlflowClient
 
     # The client, not mlflow's fluent API: that keeps an active experiment across tests.
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_server
     client = MlflowClient(uri)
-    run = client.create_run(client.create_experiment("live"))
+    run = client.create_run(client.create_experiment(f"live-{uuid.uuid4().hex[:8]}"))
     client.log_metric(run.info.run_id, "val_accuracy", 0.9)
     figures: dict[str, Any] = {
         "champion": {"p99_ms": 2.0},
