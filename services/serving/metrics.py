@@ -22,7 +22,7 @@ MODEL_VERSION = Gauge("serving_model_version", "Registered model version being s
 SWAPS = Counter("serving_model_swaps_total", "Successful model swaps")
 SWAP_FAILURES = Counter("serving_model_swap_failures_total", "Versions that failed to load or smoke-test")
 
-# The champion and the challenger (challenger.py): role is champion|challenger; path is answered (the
+# The champion and the challenger (serving/traffic): role is champion|challenger; path is answered (the
 # client got this answer) or shadow (scored off the response path); outcome is ok|error.
 PREDICTIONS = Counter(
     "serving_predictions_total", "Predictions per role and version", ["role", "version", "path", "outcome"]

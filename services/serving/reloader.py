@@ -1,5 +1,6 @@
 """A fork-server reloader for dev: the heavy imports and the loaded model stay warm in a parent process,
-and every code change forks a fresh worker that imports only the (changed) serving code.
+and every code change forks a fresh worker that imports only the (changed) serving code, and the
+contract package beside it.
 
 `uvicorn --reload` starts a new interpreter per change, so it re-imports torch, mlflow and fastapi and
 reloads the model (seconds). Here a reload costs one fork plus importing this package (~0.1-0.3 s).
@@ -27,8 +28,11 @@ from typing import Any
 
 log = logging.getLogger("serving.reloader")
 
-PACKAGE = "serving"
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Imported afresh by every worker and watched for changes: this package and the contract it imports
+# (at /app/contract beside /app/serving, services/contract in the checkout).
+PACKAGES = ("serving", "contract")
+SOURCE_DIRS = tuple(path for path in (PACKAGE_DIR, PACKAGE_DIR.parent / "contract") if path.is_dir())
 # Imported once in the parent so workers inherit them already initialised.
 WARM_MODULES = ("numpy", "pandas", "torch", "mlflow", "mlflow.pyfunc", "fastapi", "uvicorn", "prometheus_client")
 # A change burst (an editor's save-rename dance, a git checkout) becomes one reload: watchfiles
@@ -49,7 +53,8 @@ def _warm_imports() -> None:
 def _preload_model() -> Any:
     """The alias holder loaded once in the parent; None when MLflow is not reachable yet."""
     try:
-        from serving.model_store import ModelStore, smoke_test
+        from serving.model.smoke_test import smoke_test
+        from serving.model.store import ModelStore
         from serving.settings import Settings
 
         store = ModelStore(Settings.from_env())
@@ -62,10 +67,9 @@ def _preload_model() -> Any:
 
 
 def source_fingerprint() -> tuple[tuple[str, int, int], ...]:
-    """The package's Python sources as (path, mtime, size): equal means nothing to reload."""
-    return tuple(
-        sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in PACKAGE_DIR.rglob("*.py") if p.is_file())
-    )
+    """The reloaded packages' Python sources as (path, mtime, size): equal means nothing to reload."""
+    sources = (path for folder in SOURCE_DIRS for path in folder.rglob("*.py") if path.is_file())
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sources))
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -78,8 +82,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _run_worker(sock: socket.socket, warm_model: Any, ready_fd: int) -> None:
-    """In the forked child: fresh serving code, the parent's model, the parent's socket."""
-    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+    """In the forked child: fresh serving (and contract) code, the parent's model, the parent's socket."""
+    for name in [m for m in sys.modules if m.partition(".")[0] in PACKAGES]:
         del sys.modules[name]
     import uvicorn
 
@@ -174,7 +178,7 @@ def _watch_files(on_change: Callable[[str], None]) -> None:
         log.warning("watchfiles is not installed: reloading on SIGHUP only (devtools watch sends it)")
         return
 
-    for changes in watch(PACKAGE_DIR, watch_filter=PythonFilter(), debounce=int(DEBOUNCE_S * 1000), step=10):
+    for changes in watch(*SOURCE_DIRS, watch_filter=PythonFilter(), debounce=int(DEBOUNCE_S * 1000), step=10):
         paths = sorted({Path(path).name for _, path in changes})
         on_change(f"changed: {', '.join(paths)}")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-ChallengerMode = Literal["shadow", "canary", "off"]
-CHALLENGER_MODES: tuple[ChallengerMode, ...] = ("shadow", "canary", "off")
+from contract.aliases import CHALLENGER, CHAMPION
+from contract.status import MODES, ChallengerMode
 
 
 class SettingsError(ValueError):
@@ -28,7 +27,7 @@ class Settings:
     retry_initial_s: float
     retry_max_s: float
     # The challenger: a second alias of the same model, followed like the champion's. Empty: none.
-    challenger_alias: str = "challenger"
+    challenger_alias: str = CHALLENGER
     # shadow: the champion answers every request, the challenger scores a copy off the response path;
     # canary: the challenger answers canary_share of the requests; off: the challenger is not loaded.
     challenger_mode: ChallengerMode = "shadow"
@@ -56,13 +55,13 @@ class Settings:
         env = os.environ
         return cls(
             model_name=env.get("MODEL_NAME", "digits-classifier"),
-            model_alias=env.get("MODEL_ALIAS", "champion"),
+            model_alias=env.get("MODEL_ALIAS", CHAMPION),
             tracking_uri=env.get("MLFLOW_TRACKING_URI", "http://mlflow:5000"),
             poll_interval_s=float(env.get("MODEL_POLL_INTERVAL_S", "2")),
             cache_dir=Path(env.get("MODEL_CACHE_DIR", "/tmp/model-cache")),
             retry_initial_s=float(env.get("MODEL_RETRY_INITIAL_S", "2")),
             retry_max_s=float(env.get("MODEL_RETRY_MAX_S", "60")),
-            challenger_alias=env.get("MODEL_CHALLENGER_ALIAS", "challenger").strip(),
+            challenger_alias=env.get("MODEL_CHALLENGER_ALIAS", CHALLENGER).strip(),
             challenger_mode=_mode(env.get("MODEL_CHALLENGER_MODE", "shadow")),
             canary_share=_share(env.get("MODEL_CANARY_SHARE", "0.1"), "MODEL_CANARY_SHARE"),
             canary_key_header=env.get("MODEL_CANARY_KEY_HEADER", "X-Canary-Key"),
@@ -75,10 +74,10 @@ class Settings:
 
 
 def _mode(text: str) -> ChallengerMode:
-    for mode in CHALLENGER_MODES:
+    for mode in MODES:
         if text.strip().lower() == mode:
             return mode
-    raise SettingsError(f"MODEL_CHALLENGER_MODE={text!r}: expected one of {', '.join(CHALLENGER_MODES)}")
+    raise SettingsError(f"MODEL_CHALLENGER_MODE={text!r}: expected one of {', '.join(MODES)}")
 
 
 def _share(text: str, variable: str) -> float:

@@ -1,4 +1,4 @@
-"""The training service: trains a model and records it in MLflow."""
+"""The training service: prepares data, trains a recipe's model and records it in MLflow (the modules: README.md)."""
 
 import os
 

@@ -1,7 +1,8 @@
 """The run configuration and its defaults: one home for the CLI parser, training, seeding, data and model.
 
-Standard library only: `python -m training --help` builds its parser from these, and must not import
-numpy, torch or mlflow to do it (tests/unit/training/test_training_config.py checks both).
+Standard library only (and the contract, which is too): `python -m training --help` builds its parser
+from these, and must not import numpy, torch or mlflow to do it (tests/unit/training/test_training_config.py
+checks both).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
+
+from contract.aliases import CHALLENGER, CHAMPION
 
 Device = Literal["auto", "cpu", "cuda"]
 Promote = Literal["auto", "always", "never", "challenger"]
@@ -26,10 +29,10 @@ DEFAULT_RECIPE = "digits"
 # registered; a unit test keeps them equal. Another recipe brings its own model name and experiment.
 DEFAULT_EXPERIMENT = "demo"
 DEFAULT_MODEL_NAME = "digits-classifier"
-DEFAULT_ALIAS = "champion"
+DEFAULT_ALIAS = CHAMPION
 # `train --promote challenger` sets this alias instead; serving (MODEL_CHALLENGER_ALIAS) follows it too
 # and compares its answers with the champion's until `devtools promote` makes it the champion.
-DEFAULT_CHALLENGER_ALIAS = "challenger"
+DEFAULT_CHALLENGER_ALIAS = CHALLENGER
 DEFAULT_DEVICE: Device = "auto"
 DEFAULT_PROMOTE: Promote = "auto"
 
@@ -40,12 +43,6 @@ DEFAULT_TRACKING_URI = "http://mlflow:5000"
 
 # `seed` trains briefly: it makes a demo model, not a tuned one.
 SEED_EPOCHS = 6
-
-# The data: scikit-learn's 8x8 digits, flattened to 64 pixel values in 0..PIXEL_MAX, and 10 classes.
-IMAGE_SIZE = 8
-NUM_FEATURES = IMAGE_SIZE * IMAGE_SIZE
-NUM_CLASSES = 10
-PIXEL_MAX = 16
 
 
 def default_recipe() -> str:

@@ -1,16 +1,12 @@
-"""Data pipeline: a recipe's source data -> train/validation `.npz` splits + manifest.json.
+"""Data pipeline: a recipe's source data -> train/validation `.npz` splits + manifest.json, and the prepared
+data read back, checked against its manifest.
 
 The recipe (training/recipes) says where the data comes from; the default, digits, reads
 scikit-learn's bundled digits, so nothing is downloaded. The pipeline is skipped when the recipe,
 the input hash and PIPELINE_VERSION are unchanged and every output still matches the hash recorded
 in the manifest. Prepared data is for one recipe: the manifest names it (a manifest without a name
-is the digits', from before recipes), and training refuses another recipe's data.
-
-The prepared data lives in a directory, or under an `s3://bucket/prefix` URI (production: every node
-of a multi-node job reads the same objects): the pipeline prepares it locally and uploads it, the
-manifest last; training downloads what its local cache lacks and checks every file against the
-manifest, as for a directory. The real boto3 talks to S3 (or to AWS_ENDPOINT_URL, an S3-compatible
-server).
+is the digits', from before recipes), and training refuses another recipe's data. Where the prepared
+data lives (a directory, or an s3:// URI) is training.data_location's business.
 """
 
 from __future__ import annotations
@@ -44,12 +40,10 @@ SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
 SPLITS = ("train", "validation")
 MANIFEST = "manifest.json"
-# The digits' dtypes; other recipes' are whatever their source gives (the manifest records them).
-FEATURE_DTYPE = np.float32
-LABEL_DTYPE = np.int64
-
-Features = npt.NDArray[np.float32]
-Labels = npt.NDArray[np.int64]
+# What manifests written before recipes existed (the digits', with no dtypes in them) hold; a recipe's
+# data has whatever dtypes its source gives, and the manifest records them.
+PRE_RECIPE_FEATURE_DTYPE = "float32"
+PRE_RECIPE_LABEL_DTYPE = "int64"
 
 
 def pipeline_command(recipe: str = DEFAULT_RECIPE) -> str:
@@ -80,10 +74,6 @@ class PipelineResult:
         return f"pipeline: wrote {counts} to {self.data_dir} ({self.reason})"
 
 
-S3_SCHEME = "s3://"
-CACHE_ENV = "TRAINING_DATA_CACHE"  # where s3:// data is kept locally (default: the temp directory)
-
-
 def manifest_digest(manifest: dict[str, Any]) -> str:
     """What makes two copies of prepared data the same data: the pipeline version, the source and
     every split's content hash (not when or where it was written)."""
@@ -93,93 +83,6 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
         "splits": {name: info.get("sha256") for name, info in sorted((manifest.get("splits") or {}).items())},
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-
-def is_s3(location: str | Path) -> bool:
-    return str(location).startswith(S3_SCHEME)
-
-
-def local_dir(location: str) -> Path:
-    """Where prepared data at `location` is read from here: the directory itself, or, for an s3://
-    URI, a local copy of its objects (downloaded where missing or different from the manifest)."""
-    if not is_s3(location):
-        return Path(location)
-    bucket, prefix = _split_s3(location)
-    cache = _cache_dir(location)
-    s3 = _s3_client()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        manifest_path = cache / MANIFEST
-        _download(s3, bucket, f"{prefix}/{MANIFEST}".lstrip("/"), manifest_path, location)
-        manifest = _read_manifest(manifest_path)
-        for info in manifest["splits"].values():
-            path = cache / info["file"]
-            if not path.is_file() or sha256_file(path) != info["sha256"]:
-                _download(s3, bucket, f"{prefix}/{info['file']}".lstrip("/"), path, location)
-    except OSError as exc:
-        raise DataError(f"cannot keep a local copy of {location} in {cache}: {exc.strerror or one_line(exc)}") from exc
-    return cache
-
-
-def prepare(location: str, *, force: bool = False, recipe: str = DEFAULT_RECIPE) -> str:
-    """The pipeline for a directory or an s3:// URI (prepared in the local copy, then uploaded when
-    the upload is not up to date); the summary line."""
-    result = run_pipeline(_cache_dir(location) if is_s3(location) else Path(location), force=force, recipe=recipe)
-    if not is_s3(location):
-        return result.summary()
-    publish(result, location)
-    return f"{result.summary()}; uploaded to {location}"
-
-
-def publish(result: PipelineResult, location: str) -> None:
-    """Uploads prepared data to an s3:// URI: the splits, then the manifest (a reader never sees a
-    manifest naming files that are not there yet)."""
-    bucket, prefix = _split_s3(location)
-    s3 = _s3_client()
-    files = [info["file"] for info in result.manifest["splits"].values()] + [MANIFEST]
-    for name in files:
-        key = f"{prefix}/{name}".lstrip("/")
-        try:
-            s3.upload_file(str(result.data_dir / name), bucket, key)
-        except Exception as exc:  # botocore's ClientError, EndpointConnectionError, NoCredentialsError
-            raise DataError(f"cannot upload prepared data to {location}: {one_line(exc)[:200]}") from exc
-
-
-def _cache_dir(location: str) -> Path:
-    bucket, prefix = _split_s3(location)
-    return Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "training-data") / bucket / prefix
-
-
-def _split_s3(location: str) -> tuple[str, str]:
-    bucket, _, prefix = location[len(S3_SCHEME) :].partition("/")
-    if not bucket:
-        raise DataError(f"{location}: expected s3://BUCKET[/PREFIX]")
-    return bucket, prefix.strip("/")
-
-
-def _s3_client() -> Any:
-    try:
-        import boto3  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise DataError("s3:// data needs boto3 (pip install boto3)") from exc
-    return boto3.client("s3")
-
-
-def _download(s3: Any, bucket: str, key: str, path: Path, location: str) -> None:
-    """One object to `path`, atomically (the ranks of a node may read the same cache)."""
-    partial_path = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        s3.download_file(bucket, key, str(partial_path))
-        os.replace(partial_path, path)
-    except OSError:
-        partial_path.unlink(missing_ok=True)
-        raise
-    except Exception as exc:  # botocore's ClientError (404, 403), EndpointConnectionError, NoCredentialsError
-        partial_path.unlink(missing_ok=True)
-        raise DataError(
-            f"prepared data not found at {location}: s3://{bucket}/{key}: {one_line(exc)[:200]} "
-            f"(run `python -m training pipeline --data-dir {location}`)"
-        ) from exc
 
 
 def sha256_file(path: Path) -> str:
@@ -200,21 +103,6 @@ def sha256_arrays(*arrays: npt.NDArray[Any]) -> str:
     return digest.hexdigest()
 
 
-def load_source() -> tuple[Features, Labels, dict[str, Any]]:
-    """The raw digits data and a description of it (with its sha256): the digits recipe's source."""
-    import sklearn  # type: ignore[import-untyped]
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
-
-    x, y = load_digits(return_X_y=True)
-    source = {
-        "name": "sklearn.datasets.load_digits",
-        "scikit_learn_version": sklearn.__version__,
-        "rows": int(x.shape[0]),
-        "sha256": sha256_arrays(x, y),
-    }
-    return x.astype(FEATURE_DTYPE), y.astype(LABEL_DTYPE), source
-
-
 def run_pipeline(data_dir: Path, *, force: bool = False, recipe: str = DEFAULT_RECIPE) -> PipelineResult:
     """Prepare the recipe's splits in data_dir unless they are already up to date."""
     source = recipe_named(recipe).source()
@@ -222,7 +110,7 @@ def run_pipeline(data_dir: Path, *, force: bool = False, recipe: str = DEFAULT_R
     manifest_path = data_dir / MANIFEST
     stale = "forced" if force else _stale_reason(manifest_path, source.description["sha256"], recipe)
     if stale is None:
-        return PipelineResult(True, "up to date", data_dir, _read_manifest(manifest_path, recipe))
+        return PipelineResult(True, "up to date", data_dir, read_manifest(manifest_path, recipe))
 
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
@@ -272,7 +160,7 @@ def load_prepared(data_dir: Path, recipe: str = DEFAULT_RECIPE) -> Prepared:
     command = pipeline_command(recipe)
     if not manifest_path.is_file():
         raise DataError(f"prepared data not found: {manifest_path} is missing (run `{command}`)")
-    manifest = _read_manifest(manifest_path, recipe)
+    manifest = read_manifest(manifest_path, recipe)
     prepared_for = manifest_recipe(manifest)
     if prepared_for != recipe:
         # Most likely a --data-dir that names another recipe's data: each has its own by default.
@@ -302,15 +190,16 @@ def _load_split(data_dir: Path, manifest: dict[str, Any], name: str, recipe: str
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"data file unreadable: {path} ({one_line(exc)})") from exc
     # Manifests from before recipes name no dtypes other than the digits'.
-    x_dtype = (manifest.get("features") or {}).get("dtype", np.dtype(FEATURE_DTYPE).name)
-    y_dtype = (manifest.get("labels") or {}).get("dtype", np.dtype(LABEL_DTYPE).name)
+    x_dtype = (manifest.get("features") or {}).get("dtype", PRE_RECIPE_FEATURE_DTYPE)
+    y_dtype = (manifest.get("labels") or {}).get("dtype", PRE_RECIPE_LABEL_DTYPE)
     if list(x.shape) != info["x_shape"] or list(y.shape) != info["y_shape"] or x.dtype.name != x_dtype:
         found = f"x{x.shape} {x.dtype}, y{y.shape}"
         raise DataError(f"data file corrupt: {path} holds {found}, unlike its manifest ({_rebuild(recipe)})")
     return Split(x=x, y=y.astype(y_dtype))
 
 
-def _read_manifest(path: Path, recipe: str = DEFAULT_RECIPE) -> dict[str, Any]:
+def read_manifest(path: Path, recipe: str = DEFAULT_RECIPE) -> dict[str, Any]:
+    """A manifest.json with every split's file, hash and shapes; DataError naming the file otherwise."""
     try:
         manifest = json.loads(path.read_text())
         if not isinstance(manifest, dict) or not all(
@@ -327,7 +216,7 @@ def _stale_reason(manifest_path: Path, source_sha256: str, recipe: str) -> str |
     if not manifest_path.is_file():
         return "no manifest yet"
     try:
-        manifest = _read_manifest(manifest_path, recipe)
+        manifest = read_manifest(manifest_path, recipe)
     except DataError:
         return "manifest unreadable"
     if manifest_recipe(manifest) != recipe:

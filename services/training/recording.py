@@ -1,5 +1,6 @@
 """Rank 0's side of `train`, the same for every recipe: one MLflow run with the params, each epoch's
-metrics, the data manifest and the model, a registered version, and the alias moved per --promote.
+metrics, the data manifest and the model, a registered version, and the alias moved per --promote
+(training.promotion).
 The recipe (training/recipes) fits and logs the model; its signature is checked first, before the
 run starts, so a version serving could not type is never registered. Once the run is started, any
 failure ends it FAILED.
@@ -14,17 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+from contract.nodes import NODES_ENV, run_started_line
 from mlflow import MlflowClient
 
 from training.config import TrainConfig
 from training.data import Prepared
-from training.distributed import NODES_MARKER, World
 from training.errors import TrainingError
+from training.promotion import promote
 from training.recipes import Epoch, Recipe, check_servable
-from training.tracking import alias_holder, mlflow_errors, run_metric
-
-# The digits recipe's metric, which its results also answer to by name (TrainResult.val_accuracy).
-METRIC = "val_accuracy"
+from training.tracking import mlflow_errors
+from training.world import World
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,13 @@ class TrainResult:
     device: str
     history: Sequence[Epoch]
     model: Any
+    metric: str  # the recipe's validation metric, --promote auto's yardstick
     world_size: int = 1
-    metric: str = METRIC  # the recipe's validation metric, --promote auto's yardstick
 
     @property
     def metric_value(self) -> float:
         """The last epoch's validation metric."""
         return float(self.history[-1].logged()[self.metric])
-
-    @property
-    def val_accuracy(self) -> float:
-        """The digits recipe's metric (KeyError for a recipe that does not log it)."""
-        return float(self.history[-1].logged()[METRIC])
 
     def summary(self) -> str:
         processes = f" processes={self.world_size}" if self.world_size > 1 else ""
@@ -73,10 +68,10 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
         with mlflow.start_run(
             experiment_id=experiment.experiment_id, run_name=config.run_name, tags=dict(config.tags)
         ) as run:
-            if int(os.environ.get(NODES_MARKER, "1")) > 1:
+            if int(os.environ.get(NODES_ENV, "1")) > 1:
                 # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
-                # the job (devtools train --nodes) learns its id here and ends it FAILED then.
-                print(f"mlflow: run_id={run.info.run_id} started", file=sys.stderr, flush=True)
+                # the job (devtools train --nodes) learns its id here (contract.nodes) and ends it FAILED then.
+                print(run_started_line(run.info.run_id), file=sys.stderr, flush=True)
             return _train_in_run(
                 _Job(recipe, config, data, device, world, signature), run.info.run_id, experiment.experiment_id
             )
@@ -114,7 +109,7 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
     if score is None:
         raise TrainingError(f"recipe {recipe.name} logged no {recipe.metric} (its metric) in its last epoch")
     version = _log_and_register(recipe, model, job.signature, data, config)
-    moved, reason = _promote(config, recipe.metric, version, float(score))
+    moved, reason = promote(MlflowClient(config.tracking_uri), config, recipe.metric, version, float(score))
     # --promote challenger sets the challenger's alias, not --alias: the summary names the one it set.
     alias = config.challenger_alias if config.promote == "challenger" else config.alias
     mlflow.set_tags({"model_version": version, "alias": alias, "alias_moved": str(moved).lower()})
@@ -130,8 +125,8 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
         device=str(getattr(device, "type", device)),
         history=history,
         model=model,
-        world_size=world.size,
         metric=recipe.metric,
+        world_size=world.size,
     )
 
 
@@ -146,30 +141,3 @@ def _log_and_register(recipe: Recipe, model: Any, signature: Any, data: Prepared
     if info.registered_model_version is None:
         raise TrainingError(f"MLflow did not register a version of {config.model_name!r}")
     return str(info.registered_model_version)
-
-
-def _promote(config: TrainConfig, metric: str, version: str, score: float) -> tuple[bool, str]:
-    client = MlflowClient(config.tracking_uri)
-    client.set_model_version_tag(config.model_name, version, metric, f"{score:.6f}")
-    if config.promote == "never":
-        return False, "--promote never"
-    if config.promote == "challenger":
-        # The champion stays; serving follows this alias too and compares the two on live traffic.
-        client.set_registered_model_alias(config.model_name, config.challenger_alias, version)
-        return True, f"--promote challenger: serving compares it with @{config.alias}"
-    holder = alias_holder(client, config.model_name, config.alias)
-    if config.promote == "always":
-        moved, reason = True, "--promote always"
-    elif holder is None:
-        moved, reason = True, f"no version held {config.alias!r}"
-    else:
-        best = run_metric(client, holder.run_id, metric)
-        if best is None:
-            moved, reason = True, f"v{holder.version} has no {metric} to compare"
-        elif score > best:
-            moved, reason = True, f"beat v{holder.version} at {best:.4f}"
-        else:
-            moved, reason = False, f"v{holder.version} keeps it at {best:.4f}"
-    if moved:
-        client.set_registered_model_alias(config.model_name, config.alias, version)
-    return moved, reason

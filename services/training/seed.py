@@ -7,11 +7,11 @@ import sys
 
 from training.config import SeedConfig, TrainConfig
 from training.data import run_pipeline
-from training.distributed import current_world
 from training.errors import UsageError
 from training.recipes import recipe_named
 from training.tracking import alias_holder, configure_client, mlflow_errors, probe
 from training.train import train
+from training.world import current_world
 
 
 def seeded_state(config: SeedConfig) -> str | None:

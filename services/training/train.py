@@ -3,8 +3,8 @@
 Checks that need no training (recipe, device, data, tracking server) run first, before the heavy
 imports, so bad input fails in seconds. Once a run is started, any failure ends it FAILED.
 
-Under a distributed launch (training.distributed) every rank trains its shard of each epoch and
-DDP averages the gradients (the digits recipe: training.fitting); rank 0 alone records the run,
+Under a distributed launch (training.launch) every rank trains its shard of each epoch and
+DDP averages the gradients (the digits recipe: training.recipes.digits.fitting); rank 0 alone records the run,
 registers the model and moves the alias (training.recording). A recipe that trains in one process
 refuses such a launch.
 """
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from training.config import TrainConfig
 from training.data import load_prepared
-from training.distributed import current_world
 from training.errors import UsageError
 from training.recipes import recipe_named
 from training.tracking import configure_client, probe
+from training.world import current_world
 
 if TYPE_CHECKING:
     from training.recording import TrainResult

@@ -10,7 +10,7 @@ images pin is fine).
 3. The training CLI as a job runs it, against a throwaway local MLflow store (sqlite): the data
    pipeline, one process, then what `devtools train --gpus` runs (DDP over NCCL, one process per GPU;
    2 Gloo processes on CPU); each registers a version.
-4. The registered model loaded as serving loads it (serving.model_store: the alias resolved, the
+4. The registered model loaded as serving loads it (serving.model.store: the alias resolved, the
    artifacts copied, mlflow.pyfunc) and asked for predictions.
 
 Each step's outcome, time and evidence go to one JSON report (--report). Steps 3-4 need mlflow and
@@ -91,11 +91,11 @@ def training_data() -> tuple[torch.Tensor, torch.Tensor, str]:
 
 
 def steps_per_second(device: torch.device, steps: int, features: torch.Tensor, labels: torch.Tensor) -> float:
-    """Train the real model (training.model) for `steps` AdamW steps on `device`; steps per second."""
+    """Train the real model (training.recipes.digits.model) for `steps` AdamW steps on `device`; steps per second."""
     import torch
     from torch.nn import functional
-    from training.fitting import seed_everything
-    from training.model import DigitsClassifier, ModelSpec
+    from training.recipes.digits.fitting import seed_everything
+    from training.recipes.digits.model import DigitsClassifier, ModelSpec
 
     seed_everything(0, device)
     model = DigitsClassifier(ModelSpec()).to(device)
@@ -160,13 +160,13 @@ def training_jobs(device: torch.device, report: Report, *, ddp: bool) -> bool:
 
 def serve_registered(tracking: str, cache: Path, report: Report) -> bool:
     """What serving does with a new version: resolve the alias, copy the artifacts, load them as a
-    pyfunc model, predict (serving.model_store)."""
+    pyfunc model, predict (serving.model.store)."""
     started = time.perf_counter()
     try:
         import numpy as np
-        from serving.model_store import ModelStore
+        from serving.model.store import ModelStore
         from serving.settings import Settings
-        from training.data import load_source
+        from training.recipes.digits import DigitsRecipe
 
         settings = Settings(
             model_name="check-gpu-model",
@@ -180,7 +180,8 @@ def serve_registered(tracking: str, cache: Path, report: Report) -> bool:
         store = ModelStore(settings)
         target = store.resolve_alias()
         loaded = store.load(target)
-        rows, labels, _ = load_source()
+        source = DigitsRecipe().source()
+        rows, labels = source.x, source.y
         scores = np.asarray(loaded.pyfunc.predict(rows[:8]))  # one score per class, as /predict answers
     except Exception as exc:  # an import, a store or a model problem: said in the report, not a traceback
         return report.step("serving load", False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         import torch
-        from training.distributed import resolve_device
+        from training.devices import resolve_device
     except ImportError as exc:
         report.step("torch", False, 0.0, f"{exc} (pip install -r services/training/requirements*.txt)")
         report.write(False)
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Deterministic cuBLAS (training.distributed sets it too, but only before CUDA starts).
+    # Deterministic cuBLAS (training.devices sets it too, but only before CUDA starts).
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     sys.exit(main())

@@ -53,7 +53,7 @@ def test_mypy_hook_runs_the_pinned_mypy_over_every_package() -> None:
     assert any(re.fullmatch(r"mypy==[0-9.]+", line.strip()) for line in pins), "pin mypy in requirements-dev.txt"
     tomllib = pytest.importorskip("tomllib")
     mypy = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
-    assert mypy["strict"] is True and set(mypy["packages"]) == {"devtools", "training", "serving"}
+    assert mypy["strict"] is True and set(mypy["packages"]) == {"devtools", "training", "serving", "contract"}
 
 
 def test_hook_ids_are_unique() -> None:

@@ -6,13 +6,15 @@ that decides whether a new version takes the alias. Everything around it is shar
 the pipeline (splits, manifest, hashes, skip when up to date), the MLflow run (params, per-epoch
 metrics, the manifest), the registered version, the alias moved per --promote, the seeding, the
 one-line errors and their exit codes. Serving needs nothing per recipe: it serves whatever version the
-alias holds, provided the signature is one its /predict can type (`untypable_reason`).
+alias holds, provided the signature is one its /predict can type (contract.signature: checked here
+before anything is trained, by `check_servable`).
 
 Register a recipe by adding its name to RECIPES, as "module:attribute" of the class. The module is
 imported only when that recipe runs, and before MLflow is probed: keep numpy, torch, scikit-learn and
 mlflow imports inside the methods, so that a bad command line or an unreachable server fails in
 seconds. services/training/README.md ("Your own model") walks through it; recipes/diabetes.py is a
-complete, small example (a scikit-learn regression with a column signature).
+complete, small example (a scikit-learn regression with a column signature); recipes/digits/ is the
+default, a package with its model and training loop.
 
 Standard library only at import: the CLI imports this module to check --recipe.
 """
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from contract.signature import TYPABLE, input_schema, untypable_reason
+
 from training.config import DEFAULT_RECIPE, Device, TrainConfig
 from training.errors import UsageError
 
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-    from training.distributed import World
+    from training.world import World
 
 # Name -> "module:attribute" of the recipe's class, instantiated without arguments.
 RECIPES: dict[str, str] = {
@@ -88,7 +92,7 @@ class Epoch(Protocol):
 
 @runtime_checkable
 class Recipe(Protocol):
-    """The extension point. Every member is used; see recipes/digits.py and recipes/diabetes.py."""
+    """The extension point. Every member is used; see recipes/digits/ and recipes/diabetes.py."""
 
     name: str  # --recipe NAME (its key in RECIPES)
     model_name: str  # the registered model's default name (--model-name)
@@ -167,46 +171,14 @@ def recipe_named(name: str) -> Recipe:
     return recipe
 
 
-# The types serving's /predict converts JSON values to (services/serving/request_schema.py holds the
-# same rule: a version whose signature breaks it is refused there too).
-SCALAR_COLUMN_TYPES = ("double", "float", "long", "integer", "boolean", "string")
-HOW_TO_TYPE = f"declare one 2-D tensor (-1, N) or named scalar columns ({', '.join(SCALAR_COLUMN_TYPES)})"
-
-
-def untypable_reason(signature: ModelSignature | None) -> str | None:
-    """Why serving's /predict could not type requests for a model with this signature; None when it can.
-
-    /predict builds a numpy array for a single 2-D tensor input, and a DataFrame for named scalar
-    columns. Anything else (no signature, several tensors, other ranks, nested or binary columns,
-    unnamed columns) would reach the model untyped.
-    """
-    from mlflow.types import DataType
-
-    schema = signature.inputs if signature is not None else None
-    if schema is None:
-        return "no input schema"
-    if schema.is_tensor_spec():
-        if len(schema.inputs) != 1:
-            return f"{len(schema.inputs)} tensor inputs"
-        spec = schema.inputs[0]
-        shape = tuple(spec.shape or ())
-        if len(shape) != 2 or shape[0] != -1:
-            return f"a tensor of shape {shape}"
-        if spec.type.kind not in "biuf":
-            return f"a tensor of dtype {spec.type}"
-        return None
-    if not schema.has_input_names():
-        return "unnamed columns"
-    for column in schema.inputs:
-        kind = column.type.name if isinstance(column.type, DataType) else str(column.type)
-        if kind not in SCALAR_COLUMN_TYPES:
-            return f"column {column.name!r} of type {kind}"
-    return None
+HOW_TO_TYPE = f"declare {TYPABLE}"
 
 
 def check_servable(recipe: str, signature: ModelSignature | None) -> None:
     """UsageError (exit 2), before anything is trained or logged, when serving could not type the
-    recipe's signature: a version that serving would refuse is never registered."""
-    reason = untypable_reason(signature)
+    recipe's signature (contract.signature): a version that serving would refuse is never registered.
+    A recipe without a signature is refused too (the rule's "no input schema"), although serving still
+    serves such a version when one was registered some other way."""
+    reason = untypable_reason(input_schema(signature))
     if reason is not None:
         raise UsageError(f"recipe {recipe}'s signature ({reason}) cannot be typed by serving's /predict: {HOW_TO_TYPE}")

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
 
     from training.data import Prepared
-    from training.distributed import World
     from training.recipes import Recipe
+    from training.world import World
 
 MODEL_ARTIFACT = "model"
 RIDGE_ALPHA = 1.0

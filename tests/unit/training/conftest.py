@@ -1,4 +1,5 @@
-"""Fixtures for the training service: a real MLflow server on 127.0.0.1 and prepared data in tmp.
+"""Fixtures for the training service: one real MLflow server for the run (testing/training_helpers.py),
+prepared data in tmp, the CLI as a process, an MLflow client.
 
 Nothing here imports torch, mlflow or numpy at module level, so collection works (and the tests
 skip) in an environment without the training requirements.
@@ -6,88 +7,51 @@ skip) in an environment without the training requirements.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from testing.training_helpers import Cli, clean_env, require
+from testing.training_helpers import Cli, mlflow_server, require, unique
 
-SERVER_START_TIMEOUT_S = 180
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from training.config import TrainConfig
+    from training.recording import TrainResult
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["mlflow_server"]  # a fixture, used by name
 
 
-def _healthy(uri: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_as_the_command_configures_it() -> None:
+    """`python -m training` sets MLFLOW_LOGGING_LEVEL=WARNING before it imports mlflow
+    (training.cli.failures); in this process mlflow is imported by the tests first, so its loggers are
+    set as that variable would have set them: commands run by main() print what the process prints."""
+    import logging
 
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real MLflow tracking server (sqlite + served artifacts) for the session."""
-    require("mlflow")
-    root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mlflow", "server"),
-            *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
-            *("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"),
-            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-        ],
-        cwd=root,
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so teardown stops the workers it spawns
-    )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(uri):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (root / "server.log").read_text()[-2000:]
-                pytest.fail(f"mlflow server did not become healthy at {uri}:\n{tail}")
-            time.sleep(0.5)
-        yield uri
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Prepared data shared read-only by the training tests; copy it before damaging it."""
+    """The digits' prepared data, shared read-only by the training tests; copy it before damaging it."""
     require("numpy", "sklearn")
     from training.data import run_pipeline
 
     data_dir = tmp_path_factory.mktemp("prepared")
     run_pipeline(data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def diabetes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The diabetes recipe's prepared data, shared read-only."""
+    require("numpy", "sklearn")
+    from training.data import run_pipeline
+
+    data_dir = tmp_path_factory.mktemp("diabetes")
+    run_pipeline(data_dir, recipe="diabetes")
     return data_dir
 
 
@@ -101,3 +65,41 @@ def data_copy(prepared_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(mlflow_server: str, prepared_dir: Path) -> Cli:
     return Cli(tracking_uri=mlflow_server, data_dir=prepared_dir)
+
+
+@pytest.fixture(scope="session")
+def client(mlflow_server: str) -> MlflowClient:
+    """A client of the run's server; mlflow's fluent API points there too (the tests load models by URI)."""
+    require("mlflow")
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_server)
+    return mlflow.MlflowClient(mlflow_server)
+
+
+@pytest.fixture(scope="session")
+def digits_config(mlflow_server: str, prepared_dir: Path) -> TrainConfig:
+    """A short digits training of its own experiment and model, on the run's server."""
+    require("torch", "transformers", "mlflow")
+    from training.config import TrainConfig
+
+    return TrainConfig(
+        data_dir=prepared_dir,
+        tracking_uri=mlflow_server,
+        epochs=2,
+        seed=7,
+        device="cpu",
+        experiment=unique("digits"),
+        model_name=unique("digits-model"),
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def digits_trained(digits_config: TrainConfig, client: MlflowClient) -> TrainResult:
+    """digits_config trained once, for every test that reads what a training recorded: version 1, champion."""
+    from training.train import train
+
+    result = train(digits_config)
+    assert result is not None  # None only on ranks other than 0 of a distributed job
+    return result

@@ -1,23 +1,15 @@
-"""training.config: standard library only, and the defaults serving and docker-compose.yml repeat stay equal."""
+"""training.config: standard library only (and the contract, which is too), and the defaults serving and
+docker-compose.yml repeat stay equal."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 
 import pytest
-from training.config import (
-    DEFAULT_ALIAS,
-    DEFAULT_MODEL_NAME,
-    IMAGE_SIZE,
-    NUM_CLASSES,
-    NUM_FEATURES,
-    SeedConfig,
-    TrainConfig,
-)
+from training.config import DEFAULT_ALIAS, DEFAULT_MODEL_NAME, SeedConfig, TrainConfig
 
-from testing.training_helpers import REPO, SERVICES, clean_env
+from testing.training_helpers import REPO, fresh_python
 
 # The compose files that may spell a default for serving's $MODEL_NAME / $MODEL_ALIAS.
 COMPOSE_FILES = sorted(REPO.glob("docker-compose*.yml"))
@@ -31,23 +23,15 @@ def _imported_by(module: str) -> list[str]:
         f"import {module}\n"
         "print('\\n'.join(sorted({name.partition('.')[0] for name in set(sys.modules) - before})))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=SERVICES, env=clean_env(), capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [name for name in result.stdout.split() if name != "training"]
+    return [name for name in fresh_python(code).split() if name != "training"]
 
 
 def test_config_imports_only_the_standard_library() -> None:
     imported = _imported_by("training.config")
 
     assert not {"numpy", "torch", "mlflow", "transformers", "sklearn"} & set(imported)
-    assert [name for name in imported if name not in sys.stdlib_module_names] == []
-
-
-def test_the_data_shape_is_the_model_input() -> None:
-    # The digits: 8x8 pixels, flattened (data.py's manifest and the MLflow signature), 10 classes.
-    assert (IMAGE_SIZE, NUM_FEATURES, NUM_CLASSES) == (8, 64, 10)
+    # The contract is standard library only too (tests/unit/contract).
+    assert [name for name in imported if name not in sys.stdlib_module_names] == ["contract"]
 
 
 def test_train_and_seed_share_the_defaults() -> None:

@@ -1,183 +1,103 @@
-"""Training against a real MLflow server: registration, alias promotion, determinism, the served model."""
+"""training.train: the checks that need no training run first, before anything is logged: a challenger
+alias that is the alias, a signature serving cannot type, a job bigger than the recipe trains in, another
+recipe's data."""
 
 from __future__ import annotations
 
-import signal
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from training.config import TrainConfig
+from training.errors import EXIT_USAGE, DataError, UsageError
+from training.recipes import RECIPES, recipe_named
+from training.recipes.diabetes import DiabetesRecipe
+from training.train import train
 
-from testing.training_helpers import Cli, require, runs_of, unique
+from testing.training_helpers import Cli, require, unique
 
-require("torch", "transformers", "mlflow", "numpy", "sklearn")
-
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from training.__main__ import main  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.data import load_prepared  # noqa: E402
-from training.errors import EXIT_INTERRUPTED, EXIT_TRAINING  # noqa: E402
-from training.recording import TrainResult  # noqa: E402
-from training.train import train  # noqa: E402
-
-EPOCHS = 2
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
+    from training.data import Prepared
 
 
-@pytest.fixture(scope="module")
-def config(mlflow_server: str, prepared_dir: Path) -> TrainConfig:
-    return TrainConfig(
-        data_dir=prepared_dir,
-        tracking_uri=mlflow_server,
-        epochs=EPOCHS,
-        seed=7,
-        device="cpu",
-        experiment=unique("exp"),
-        model_name=unique("model"),
-        progress=False,
-    )
+def test_a_challenger_alias_equal_to_the_alias_is_refused(tmp_path: Path) -> None:
+    # Refused before anything is read or trained: no data, no server needed.
+    cli = Cli(tracking_uri="http://127.0.0.1:9", data_dir=tmp_path / "no-data")
+    result = cli.run("train", "--promote", "challenger", "--alias", "best", "--challenger-alias", "best", timeout=60)
+
+    assert result.returncode == EXIT_USAGE and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "python -m training train: error: --promote challenger: --challenger-alias is 'best', the same as --alias; "
+        "the challenger needs an alias of its own (default: challenger)"
+    ]
+    with pytest.raises(UsageError, match="the same as --alias"):
+        train(
+            TrainConfig(tmp_path / "no-data", "http://127.0.0.1:9", promote="challenger", challenger_alias="champion")
+        )
 
 
-@pytest.fixture(scope="module")
-def trained(config: TrainConfig) -> TrainResult:
-    result = train(config)
-    assert result is not None  # None only on ranks other than 0 of a distributed job
-    return result
+# A recipe whose signature serving cannot type: the diabetes recipe, with one column turned into a list.
+class UntypableRecipe(DiabetesRecipe):
+    name = "untypable"
+
+    def signature(self, data: Prepared) -> ModelSignature:
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, DataType, Schema
+        from mlflow.types.schema import Array
+
+        return ModelSignature(inputs=Schema([ColSpec(DataType.double, "age"), ColSpec(Array(DataType.double), "s")]))
 
 
-@pytest.fixture(scope="module")
-def client(mlflow_server: str) -> MlflowClient:
-    mlflow.set_tracking_uri(mlflow_server)
-    return MlflowClient(mlflow_server)
+@pytest.fixture
+def untypable(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """UntypableRecipe registered as 'untypable' for one test."""
+    monkeypatch.setitem(RECIPES, "untypable", f"{__name__}:UntypableRecipe")
+    recipe_named.cache_clear()
+    yield "untypable"
+    recipe_named.cache_clear()
 
 
-def test_run_is_finished_with_params_metrics_and_artifacts(trained: TrainResult, client: MlflowClient) -> None:
-    run = client.get_run(trained.run_id)
-
-    assert run.info.status == "FINISHED"
-    assert run.data.params["epochs"] == str(EPOCHS)
-    assert run.data.params["seed"] == "7"
-    assert run.data.params["device"] == "cpu"
-    assert len(run.data.params["data_sha256"]) == 64
-    for key in ("train_loss", "val_loss", "val_accuracy"):
-        history = client.get_metric_history(trained.run_id, key)
-        assert [m.step for m in history] == list(range(1, EPOCHS + 1))
-    assert run.data.metrics["val_accuracy"] == pytest.approx(trained.val_accuracy)
-    assert run.data.tags["model_version"] == trained.version
-    assert "data/manifest.json" in [f.path for f in client.list_artifacts(trained.run_id, "data")]
-
-
-def test_version_is_registered_and_alias_set(trained: TrainResult, config: TrainConfig, client: MlflowClient) -> None:
-    version = client.get_model_version(config.model_name, trained.version)
-
-    assert trained.version == "1"
-    assert version.run_id == trained.run_id
-    assert version.tags["val_accuracy"] == f"{trained.val_accuracy:.6f}"
-    assert client.get_model_version_by_alias(config.model_name, "champion").version == "1"
-    assert trained.alias_moved and trained.reason == "no version held 'champion'"
-    assert trained.summary().startswith(f"trained: run_id={trained.run_id} model={config.model_name} version=1 ")
-
-
-def test_served_model_matches_the_pytorch_module(trained: TrainResult, config: TrainConfig, prepared_dir: Path) -> None:
-    x = load_prepared(prepared_dir).validation.x
-    served = mlflow.pyfunc.load_model(f"models:/{config.model_name}@{config.alias}")
-
-    predicted = served.predict(x)
-
-    spec = served.metadata.signature.inputs.to_dict()
-    assert spec == [{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": (-1, 64)}}]
-    with torch.no_grad():
-        expected = trained.model(torch.from_numpy(x)).numpy()
-    assert predicted.shape == (len(x), 10)
-    np.testing.assert_allclose(predicted, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(predicted.argmax(axis=1), expected.argmax(axis=1))
-
-
-def test_same_seed_gives_same_metrics(trained: TrainResult, config: TrainConfig, client: MlflowClient) -> None:
-    again = train(replace(config, promote="never"))
-
-    assert again.history == trained.history
-    for key in ("train_loss", "val_loss", "val_accuracy"):
-        first = [m.value for m in client.get_metric_history(trained.run_id, key)]
-        second = [m.value for m in client.get_metric_history(again.run_id, key)]
-        assert first == second
-
-
-def test_alias_moves_per_promote(config: TrainConfig, client: MlflowClient) -> None:
-    base = replace(config, model_name=unique("promote"))
-
-    def alias() -> str:
-        return str(client.get_model_version_by_alias(base.model_name, base.alias).version)
-
-    good = train(replace(base, epochs=2))
-    assert (good.alias_moved, alias()) == (True, good.version)
-
-    worse = train(replace(base, epochs=1))  # one epoch scores clearly lower
-    assert worse.val_accuracy < good.val_accuracy
-    assert not worse.alias_moved and alias() == good.version
-    assert worse.reason == f"v{good.version} keeps it at {good.val_accuracy:.4f}"
-
-    equal = train(replace(base, epochs=2))  # same seed, same score: not strictly better
-    assert equal.val_accuracy == good.val_accuracy
-    assert not equal.alias_moved and alias() == good.version
-
-    forced = train(replace(base, epochs=1, promote="always"))
-    assert forced.alias_moved and alias() == forced.version
-
-    better = train(replace(base, epochs=2))
-    assert better.alias_moved and alias() == better.version
-    assert better.reason == f"beat v{forced.version} at {forced.val_accuracy:.4f}"
-
-    held = train(replace(base, seed=8, promote="never"))
-    assert not held.alias_moved and held.reason == "--promote never" and alias() == better.version
-    versions = client.search_model_versions(f"name='{base.model_name}'")
-    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4, 5, 6]
-
-
-def test_failed_training_ends_the_run_failed(
-    config: TrainConfig, client: MlflowClient, capsys: pytest.CaptureFixture[str]
+def test_a_signature_serving_cannot_type_is_refused_before_anything_is_logged(
+    tmp_path: Path, untypable: str, mlflow_server: str, client: MlflowClient
 ) -> None:
-    experiment = unique("diverge")
-    code = main(
-        ["train", "--lr", "1e30", "--epochs", "1", "--device", "cpu", "--experiment", experiment,
-         "--model-name", unique("diverge"), "--tracking-uri", config.tracking_uri, "--data-dir", str(config.data_dir)]
+    require("numpy", "sklearn", "mlflow")
+    from training.data import run_pipeline
+
+    run_pipeline(tmp_path / "data", recipe=untypable)
+    experiment, model = unique("untypable"), unique("untypable-model")
+    config = TrainConfig(
+        data_dir=tmp_path / "data", tracking_uri=mlflow_server, recipe=untypable, experiment=experiment,
+        model_name=model, progress=False,
     )  # fmt: skip
 
-    assert code == EXIT_TRAINING
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == (
-        "python -m training train: error: training diverged: train loss is nan at epoch 1 (try a lower --lr)"
+    with pytest.raises(UsageError) as raised:
+        train(config)
+
+    assert str(raised.value) == (
+        "recipe untypable's signature (column 's' of type Array(double)) cannot be typed by serving's /predict: "
+        "declare one 2-D tensor (-1, N) or named scalar columns (double, float, long, integer, boolean, string)"
     )
-    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
+    assert raised.value.exit_code == EXIT_USAGE
+    assert client.search_registered_models(f"name = '{model}'") == []
+    assert client.get_experiment_by_name(experiment) is None  # not even an experiment: no run was started
 
 
-def test_train_cli_prints_one_summary_line(
-    config: TrainConfig, client: MlflowClient, capsys: pytest.CaptureFixture[str]
+def test_a_torchrun_world_is_refused_by_a_one_process_recipe(
+    diabetes_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = unique("cli")
-    code = main(
-        ["train", "--epochs", "1", "--device", "auto", "--experiment", config.experiment, "--model-name", name,
-         "--promote", "never", "--tracking-uri", config.tracking_uri, "--data-dir", str(config.data_dir)]
-    )  # fmt: skip
-
-    assert code == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1
-    assert out[0].startswith("trained: run_id=") and f"model={name} version=1 " in out[0]
-    assert out[0].endswith("alias=champion alias_moved=no (--promote never)")
-    assert client.get_registered_model(name).aliases == {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    config = TrainConfig(data_dir=diabetes_dir, tracking_uri="http://127.0.0.1:9", recipe="diabetes", progress=False)
+    with pytest.raises(UsageError, match="recipe diabetes trains in one process: start it without --nproc-per-node"):
+        train(config)
 
 
-def test_sigterm_ends_the_run_failed(config: TrainConfig, client: MlflowClient) -> None:
-    experiment = unique("sigterm")
-    cli = Cli(tracking_uri=config.tracking_uri, data_dir=config.data_dir)
-    code, err = cli.interrupt_training(
-        ["--device", "cpu", "--experiment", experiment, "--model-name", unique("sigterm")],
-        lambda process: process.send_signal(signal.SIGTERM),
-    )
-
-    assert code == EXIT_INTERRUPTED
-    assert err.strip().splitlines()[-1] == "python -m training train: interrupted"
-    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
+def test_a_recipe_cannot_train_on_another_recipes_data(diabetes_dir: Path, prepared_dir: Path) -> None:
+    require("torch")
+    with pytest.raises(DataError, match="is for recipe 'diabetes', not 'digits'"):
+        train(TrainConfig(data_dir=diabetes_dir, tracking_uri="http://127.0.0.1:9", device="cpu", progress=False))
+    with pytest.raises(DataError, match="is for recipe 'digits', not 'diabetes'"):
+        train(TrainConfig(data_dir=prepared_dir, tracking_uri="http://127.0.0.1:9", recipe="diabetes", progress=False))

@@ -76,6 +76,7 @@ def test_the_remote_override_syncs_the_bind_mounted_folders_into_volumes(tmp_pat
     assert [(r.service, r.path, r.target, r.key, r.volume) for r in mirror.sync_roots(project, config)] == [
         ("serving", tmp_path / "services/serving", "/app/serving", "serving-src", "mlstack_serving-src"),
         ("training", tmp_path / "services/training", "/app/training", "training-src", "mlstack_training-src"),
+        ("training", tmp_path / "services/contract", "/app/contract", "contract-src", "mlstack_contract-src"),
     ]
     for name in ("serving", "training", "seed"):  # nothing of the checkout is bind-mounted there
         assert all(volume["type"] == "volume" for volume in config.services[name].get("volumes", [])), name

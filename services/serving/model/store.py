@@ -1,0 +1,94 @@
+"""Resolving `models:/<name>@<alias>`, with a local artifact cache keyed by model version."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serving.model.slot import LoadedModel
+from serving.settings import Settings
+
+_COMPLETE = ".complete"
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    version: str
+    run_id: str
+    source: str
+    alias: str = ""
+
+
+class AliasNotSet(LookupError):
+    """The registry answered that no version holds the alias (never set, or removed)."""
+
+
+class ModelStore:
+    def __init__(self, settings: Settings) -> None:
+        from mlflow import MlflowClient
+
+        self.settings = settings
+        self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+    def resolve_alias(self, alias: str | None = None) -> AliasTarget:
+        """The version `alias` (default: the champion's) points at; AliasNotSet when none does."""
+        from mlflow.exceptions import MlflowException
+
+        alias = alias or self.settings.model_alias
+        try:
+            mv = self.client.get_model_version_by_alias(self.settings.model_name, alias)
+        except MlflowException as error:
+            # The registry answered: no such alias (or model). Anything else (unreachable) propagates.
+            if error.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST") and "not found" in str(error):
+                raise AliasNotSet(f"no version of {self.settings.model_name} holds @{alias}") from error
+            raise
+        return AliasTarget(version=str(mv.version), run_id=str(mv.run_id), source=str(mv.source), alias=alias)
+
+    def local_copy(self, target: AliasTarget) -> Path:
+        """The version's artifacts on local disk, downloaded once: a restart does not download again."""
+        import mlflow
+
+        cached = self.settings.cache_dir / self.settings.model_name / target.version
+        if (cached / _COMPLETE).exists():
+            return cached
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Download next to the cache and rename, so a crash mid-download never leaves a half copy.
+        staging = Path(tempfile.mkdtemp(dir=self.settings.cache_dir, prefix=".download-"))
+        try:
+            uri = f"models:/{self.settings.model_name}/{target.version}"
+            mlflow.set_tracking_uri(self.settings.tracking_uri)
+            path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging)))
+            (path / _COMPLETE).touch()
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(cached, ignore_errors=True)
+            path.rename(cached)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return cached
+
+    def load(self, target: AliasTarget) -> LoadedModel:
+        import mlflow.pyfunc
+
+        path = self.local_copy(target)
+        # CPU unless told otherwise: a CPU-exported model must not be moved to a GPU it never saw.
+        pyfunc = mlflow.pyfunc.load_model(str(path), model_config={"device": "cpu"})
+        return LoadedModel(
+            name=self.settings.model_name,
+            version=target.version,
+            alias=target.alias or self.settings.model_alias,
+            run_id=target.run_id,
+            pyfunc=pyfunc,
+            input_example=_input_example(pyfunc, path),
+        )
+
+
+def _input_example(pyfunc: Any, path: Path) -> Any:
+    try:
+        return pyfunc.input_example
+    except Exception:
+        from mlflow.models import Model
+
+        return Model.load(str(path)).load_input_example(str(path))

@@ -1,0 +1,35 @@
+"""serving.settings: a setting the process cannot start with is named, with what it expects."""
+
+from __future__ import annotations
+
+import pytest
+from contract.aliases import CHALLENGER, CHAMPION
+from serving.settings import Settings, SettingsError
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("MODEL_CHALLENGER_MODE", "mirror", "expected one of shadow, canary, off"),
+        ("MODEL_CANARY_SHARE", "10", "a fraction between 0 and 1"),
+        ("MODEL_CANARY_SHARE", "ten", "a fraction between 0 and 1"),
+        ("MODEL_SHADOW_MAX_BUSY", "-1", "MODEL_SHADOW_MAX_BUSY='-1': expected a fraction between 0 and 1"),
+    ],
+)
+def test_bad_challenger_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=says):
+        Settings.from_env()
+
+
+def test_serving_follows_the_contracts_aliases_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What training's --alias and --promote challenger set (by default) is what serving follows."""
+    for variable in ("MODEL_ALIAS", "MODEL_CHALLENGER_ALIAS", "MODEL_CHALLENGER_MODE"):
+        monkeypatch.delenv(variable, raising=False)
+    settings = Settings.from_env()
+    assert (settings.model_alias, settings.challenger_alias) == (CHAMPION, CHALLENGER)
+    assert settings.follows_challenger
+    monkeypatch.setenv("MODEL_CHALLENGER_MODE", " Canary ")
+    assert Settings.from_env().challenger_mode == "canary"

@@ -1,0 +1,112 @@
+"""training.recording: rank 0's MLflow run against a real server, the same for every recipe: params,
+per-epoch metrics, the data manifest, the registered version, its alias per --promote; a failure ends the
+run FAILED; the same seed records the same metrics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from testing.training_helpers import require, runs_of, unique
+
+require("torch", "transformers", "mlflow", "numpy", "sklearn")
+
+from training.__main__ import main  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.errors import EXIT_TRAINING  # noqa: E402
+from training.recording import TrainResult  # noqa: E402
+from training.train import train  # noqa: E402
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+def test_run_is_finished_with_params_metrics_and_artifacts(
+    digits_trained: TrainResult, digits_config: TrainConfig, client: MlflowClient
+) -> None:
+    run = client.get_run(digits_trained.run_id)
+
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["recipe"] == "digits"
+    assert run.data.params["epochs"] == str(digits_config.epochs)
+    assert run.data.params["seed"] == "7"
+    assert run.data.params["device"] == "cpu"
+    assert run.data.params["promote"] == "auto"
+    assert len(run.data.params["data_sha256"]) == 64
+    assert (run.data.params["train_rows"], run.data.params["validation_rows"]) == ("1437", "360")
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        history = client.get_metric_history(digits_trained.run_id, key)
+        assert [m.step for m in history] == list(range(1, digits_config.epochs + 1))
+    assert run.data.metrics["val_accuracy"] == pytest.approx(digits_trained.metric_value)
+    assert run.data.tags["model_version"] == digits_trained.version
+    assert "data/manifest.json" in [f.path for f in client.list_artifacts(digits_trained.run_id, "data")]
+
+
+def test_version_is_registered_and_alias_set(
+    digits_trained: TrainResult, digits_config: TrainConfig, client: MlflowClient
+) -> None:
+    version = client.get_model_version(digits_config.model_name, digits_trained.version)
+
+    assert digits_trained.version == "1" and digits_trained.metric == "val_accuracy"
+    assert version.run_id == digits_trained.run_id
+    assert version.tags["val_accuracy"] == f"{digits_trained.metric_value:.6f}"
+    assert client.get_model_version_by_alias(digits_config.model_name, "champion").version == "1"
+    assert digits_trained.alias_moved and digits_trained.reason == "no version held 'champion'"
+    tags = client.get_run(digits_trained.run_id).data.tags
+    assert (tags["alias"], tags["alias_moved"]) == ("champion", "true")
+    assert digits_trained.summary() == (
+        f"trained: run_id={digits_trained.run_id} model={digits_config.model_name} version=1 "
+        f"val_accuracy={digits_trained.metric_value:.4f} device=cpu alias=champion alias_moved=yes "
+        "(no version held 'champion')"
+    )
+
+
+@pytest.fixture(scope="module")
+def challenger(digits_trained: TrainResult, digits_config: TrainConfig) -> TrainResult:
+    """The same training again (same seed), as the challenger of the first: version 2."""
+    result = train(replace(digits_config, promote="challenger"))
+    assert result is not None
+    return result
+
+
+def test_same_seed_records_the_same_metrics(
+    digits_trained: TrainResult, challenger: TrainResult, client: MlflowClient
+) -> None:
+    assert challenger.history == digits_trained.history
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        first = [m.value for m in client.get_metric_history(digits_trained.run_id, key)]
+        second = [m.value for m in client.get_metric_history(challenger.run_id, key)]
+        assert first == second
+
+
+def test_the_challenger_takes_its_own_alias_and_the_champion_stays(
+    digits_config: TrainConfig, challenger: TrainResult, client: MlflowClient
+) -> None:
+    assert challenger.version == "2"
+    assert client.get_registered_model(digits_config.model_name).aliases == {"champion": "1", "challenger": "2"}
+    assert (challenger.alias, challenger.alias_moved) == ("challenger", True)
+    assert challenger.summary().endswith(
+        "alias=challenger alias_moved=yes (--promote challenger: serving compares it with @champion)"
+    )
+    tags = client.get_run(challenger.run_id).data.tags
+    assert (tags["alias"], tags["alias_moved"], tags["model_version"]) == ("challenger", "true", "2")
+
+
+def test_failed_training_ends_the_run_failed(
+    mlflow_server: str, prepared_dir: Path, client: MlflowClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    experiment = unique("diverge")
+    code = main(
+        ["train", "--lr", "1e30", "--epochs", "1", "--device", "cpu", "--experiment", experiment,
+         "--model-name", unique("diverge"), "--tracking-uri", mlflow_server, "--data-dir", str(prepared_dir)]
+    )  # fmt: skip
+
+    assert code == EXIT_TRAINING
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "python -m training train: error: training diverged: train loss is nan at epoch 1 (try a lower --lr)"
+    )
+    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
