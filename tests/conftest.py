@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,11 @@ class ModuleDurations:
         if report.when == "setup":
             self.tests[module] += 1
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+    # The outermost wrapper: printed after everything else of the summary (failures, the short summary),
+    # just before pytest's closing line, so a CI log ends with it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> Generator[None]:
+        yield
         if not self.seconds:
             return
         terminalreporter.write_sep("=", "seconds per test module (setup + call + teardown)")
