@@ -2,7 +2,8 @@
 
 Run in that order (pyproject's testpaths), cheapest first: when a tier has a failure, the costlier tiers
 after it are not started (the tier gate; --all-tiers runs them anyway), so a unit failure is reported in
-minutes, not after the Docker tier. The run ends with the seconds each test module took.
+minutes, not after the Docker tier; a failing test is also named the moment it fails. The run ends with
+the seconds each test module took.
 """
 
 from __future__ import annotations
@@ -160,5 +161,22 @@ class ModuleDurations:
         terminalreporter.write_line(f"{total:9.1f} s  {sum(self.tests.values()):4d} tests  total")
 
 
+class FailuresAtOnce:
+    """A failing test is named the moment it fails (the details still come in the summary): in a long run
+    the first failure shows in minutes, not at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if report.failed and reporter is not None:
+            lines = report.longreprtext.strip().splitlines()
+            said = next((line[1:].strip() for line in lines if line.startswith("E ")), lines[-1] if lines else "")
+            reporter.write_line(f"FAILED {report.nodeid} ({report.when}): {said[:200]}", red=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ModuleDurations(), "module-durations")
+    config.pluginmanager.register(FailuresAtOnce(config), "failures-at-once")

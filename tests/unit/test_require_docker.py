@@ -84,7 +84,12 @@ def test_a_unit_failure_stops_the_run_before_the_docker_tier(pytester: pytest.Py
     tiered(pytester, unit_passes=False)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)  # test_docker never ran
-    result.stdout.fnmatch_lines(["*tier gate: 1 failed in the unit tier, so the docker tier was not started*"])
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED tests/unit/test_unit_tier.py::test_unit (call): *assert False*",  # named at once
+            "*tier gate: 1 failed in the unit tier, so the docker tier was not started*",
+        ]
+    )
     assert pytester.runpytest("-p", "no:cacheprovider", "--all-tiers").parseoutcomes() == {"failed": 1, "passed": 1}
 
 
