@@ -122,13 +122,21 @@ def stack_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str]) -> Iterator[Stack]:
-    """`devtools up` once for the session; torn down with -v at the end whatever happened."""
+    """`devtools up` once for the session, shared by every module that needs the dev stack. At the end
+    of the session, `devtools down -v` must leave nothing of the project: a container, network or volume
+    left over fails the session (an error in this fixture's teardown)."""
     running = Stack(stack_env)
     running.devtools("down", "-v", check=False)
     up = running.devtools("up", "--wait-timeout", "600")
     running_stack_output[:] = [up.stdout]
     yield running
-    running.devtools("down", "-v", check=False)
+    had_volumes = bool(project_resources()["volumes"])
+    down = running.devtools("down", "-v", check=False)
+    left = project_resources()
+    assert down.returncode == 0, f"devtools down -v exited {down.returncode}\n{down.stdout}\n{down.stderr}"
+    assert left == {"containers": [], "networks": [], "volumes": []}, f"devtools down -v left {left}"
+    # Nothing left proves something only if there was something: the stack's named volumes.
+    assert had_volumes, "the stack had no volumes before `devtools down -v`"
 
 
 running_stack_output: list[str] = []

@@ -1,9 +1,17 @@
-"""Test tiers: unit (no engine), docker (real engine; --require-docker makes a missing one fail), gpu."""
+"""Test tiers: unit (no engine), docker (real engine; --require-docker makes a missing one fail), gpu.
+
+Run in that order (pyproject's testpaths), cheapest first: when a tier has a failure, the costlier tiers
+after it are not started (the tier gate; --all-tiers runs them anyway), so a unit failure is reported in
+minutes, not after the Docker tier; a failing test is also named the moment it fails. The run ends with
+the seconds each test module took.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -23,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Fail (instead of skip) GPU-tier tests that cannot run (no GPU, a CPU build of torch): on a GPU "
         "machine a skip would pass the run with the GPU untested.",
     )
+    parser.addoption(
+        "--all-tiers",
+        action="store_true",
+        default=False,
+        help="Run the costlier tiers (docker, gpu) even after a test of a cheaper one failed.",
+    )
 
 
 def _engine_reachable() -> bool:
@@ -33,6 +47,16 @@ def _engine_reachable() -> bool:
 
 
 DOCKER_TIER = Path(__file__).parent / "docker"
+GPU_TIER = Path(__file__).parent / "gpu"
+
+
+def tier(item: pytest.Item) -> str:
+    """unit, docker or gpu: by folder (a test outside tests/docker and tests/gpu counts as unit)."""
+    if item.path.is_relative_to(DOCKER_TIER):
+        return "docker"
+    if item.path.is_relative_to(GPU_TIER):
+        return "gpu"
+    return "unit"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -85,3 +109,74 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
         report.outcome = "failed"
         report.longrepr = f"skipped under --require-docker, which allows no skip outside the GPU tier: {reason}"
     return report
+
+
+# --- the tier gate ---------------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """After the last test of a tier: if anything failed so far, stop before the next tier starts (the
+    session's summary then reports the failures at once). pytest checks shouldstop after each test."""
+    outcome = yield
+    session = item.session
+    if (
+        nextitem is not None
+        and session.testsfailed
+        and tier(nextitem) != tier(item)
+        and not item.config.getoption("--all-tiers")
+    ):
+        session.shouldstop = (
+            f"tier gate: {session.testsfailed} failed in the {tier(item)} tier, so the {tier(nextitem)} tier "
+            "was not started (--all-tiers runs it anyway)"
+        )
+    return outcome
+
+
+# --- seconds per test module ------------------------------------------------------------------------------
+class ModuleDurations:
+    """Setup + call + teardown of every test, summed per test module. A session or module fixture's work
+    (an image build, a stack's start) counts towards the module whose test first needed it."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.tests: dict[str, int] = defaultdict(int)
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        module = report.nodeid.split("::", 1)[0]
+        self.seconds[module] += report.duration
+        if report.when == "setup":
+            self.tests[module] += 1
+
+    # The outermost wrapper: printed after everything else of the summary (failures, the short summary),
+    # just before pytest's closing line, so a CI log ends with it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> Generator[None]:
+        yield
+        if not self.seconds:
+            return
+        terminalreporter.write_sep("=", "seconds per test module (setup + call + teardown)")
+        for module, seconds in sorted(self.seconds.items(), key=lambda entry: -entry[1]):
+            terminalreporter.write_line(f"{seconds:9.1f} s  {self.tests[module]:4d} tests  {module}")
+        total = sum(self.seconds.values())
+        terminalreporter.write_line(f"{total:9.1f} s  {sum(self.tests.values()):4d} tests  total")
+
+
+class FailuresAtOnce:
+    """A failing test is named the moment it fails (the details still come in the summary): in a long run
+    the first failure shows in minutes, not at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if report.failed and reporter is not None:
+            lines = report.longreprtext.strip().splitlines()
+            said = next((line[1:].strip() for line in lines if line.startswith("E ")), lines[-1] if lines else "")
+            reporter.write_line(f"FAILED {report.nodeid} ({report.when}): {said[:200]}", red=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(ModuleDurations(), "module-durations")
+    config.pluginmanager.register(FailuresAtOnce(config), "failures-at-once")

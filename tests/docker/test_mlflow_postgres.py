@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from testing.stack_harness import Postgres, Stack, free_port, get_json, wait_for
+from testing.stack_harness import PROD_TAG, Postgres, free_port, get_json, wait_for
 
 
 def _post(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -22,8 +22,8 @@ def _post(url: str, body: dict[str, object]) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def mlflow_on_postgres(stack: Stack, postgres: Postgres) -> Iterator[str]:
-    stack.devtools("build", "--target", "prod", "mlflow")
+def mlflow_on_postgres(prod_images: str, postgres: Postgres) -> Iterator[str]:
+    """The session's prod mlflow image (stack_harness.prod_images), on the session's PostgreSQL."""
     port = free_port()
     # Host networking: the server reaches PostgreSQL on the host's loopback, and answers there.
     container = subprocess.run(
@@ -33,7 +33,7 @@ def mlflow_on_postgres(stack: Stack, postgres: Postgres) -> Iterator[str]:
             "-e", "MLFLOW_HOST=127.0.0.1",
             "-e", f"MLFLOW_PORT={port}",
             "-e", "MLFLOW_WORKERS=1",
-            "mlstack/mlflow:latest",
+            f"mlstack/mlflow:{PROD_TAG}",
         ],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip

@@ -105,8 +105,7 @@ def test_runtime_imports_work_read_only(prod_images: str, service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_runs_as_fixed_non_root_user(prod_images: str, service: str) -> None:
     assert inspect(service)["Config"]["User"] == "10001:10001"
-    uid = docker("run", "--rm", "--entrypoint", "id", image(service), "-u").stdout.strip()
-    assert uid.isdigit() and int(uid) != 0
+    assert docker("run", "--rm", "--entrypoint", "id", image(service), "-u").stdout.strip() == "10001"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -133,13 +132,47 @@ def test_no_compiler_or_package_manager_cache(prod_images: str, service: str) ->
     assert found.strip() == ""
 
 
+# Files that hold credentials by their name, wherever they are in the image.
+SECRET_FILE_NAMES = [
+    ".env", "*.env", ".netrc", ".pypirc", ".git-credentials", ".npmrc", "credentials", "htpasswd",
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.pem", "*.key", "*.p12", "*.pfx", "config.json",
+]  # fmt: skip
+# Where a build puts files of its own (COPY from the context, what a RUN step writes for a user): their
+# contents are searched too. Elsewhere (Debian's and pip's packages) only names are checked: libraries
+# ship words like "token" and test keys of their own.
+OWN_FILES = ["/app", "/home", "/root", "/usr/local/bin", "/etc/environment", "/etc/profile.d", "/tmp", "/opt/venv/bin"]
+# Public certificate bundles are .pem files with no key in them; Docker's client config is a secret only in a
+# home directory; pip's vendored certifi and Debian's ssl folders are certificates, never keys.
+NOT_SECRET = re.compile(
+    r"(/(site|dist)-packages/.*/cacert\.pem|^/etc/ssl/certs/.*|^/usr/share/.*|/site-packages/.*\.json)$"
+)
+STRONG_SECRETS = "|".join(
+    [
+        "AKIA[0-9A-Z]{16}",  # an AWS access key id
+        '(aws_secret_access_key|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)[" ]*[=:]',
+        "-----BEGIN [A-Z ]*PRIVATE KEY-----",
+        "://[^/[:space:]:@]+:[^/[:space:]@]+@",  # credentials in a URL
+    ]
+)
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_nothing_secret_in_history_or_env(prod_images: str, service: str) -> None:
+def test_nothing_secret_in_history_env_or_files(prod_images: str, service: str) -> None:
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image(service)).stdout
     config = inspect(service)["Config"]
     text = "\n".join([history, *config.get("Env", []), *(config.get("Labels") or {}).values()])
     for pattern in SECRETS:
         assert not pattern.search(text), f"{pattern.pattern} in {image(service)}: {pattern.search(text)}"
+    # A secret copied in as a file (a .env or a key beside the source, a credentials file written for a
+    # user) shows in no history line: the image's files are searched by name, and its own files by content.
+    names = " -o ".join(f"-name '{name}'" for name in SECRET_FILE_NAMES)
+    script = (
+        f"find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type f \\( {names} \\) -print;"
+        f"grep -rIlE -- '{STRONG_SECRETS}' {' '.join(OWN_FILES)} 2>/dev/null; true"
+    )
+    found = docker("run", "--rm", "--user", "0", "--entrypoint", "sh", image(service), "-c", script).stdout
+    secret_files = sorted({path for path in found.split() if not NOT_SECRET.search(path)})
+    assert secret_files == [], f"files in {image(service)} that hold or look like secrets: {secret_files}"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -18,7 +18,10 @@ from testing import registry_server
 from testing.registry_server import RegistryServer
 from testing.stack_harness import REPO
 
-STALE = "mlstack-test/stale-python:1"
+# The stale base is an input, not what is tested: made once per base image and kept, under a tag that
+# names the base it came from (its image id), so later runs reuse it and the builds on it hit the cache.
+# It stays stale: the package it holds is older than the security archive's, which only moves forward.
+STALE_REPOSITORY = "mlstack-test/stale-python"
 BASE = "python:3.11-slim"
 # Leaf packages first: downgrading one of these cannot break the image's Python.
 PREFERRED = "tzdata ca-certificates libexpat1 zlib1g libsqlite3-0 libssl3"
@@ -53,27 +56,46 @@ def devtools(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def _image_id(image: str) -> str | None:
+    done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 @pytest.fixture(scope="module")
-def stale_image() -> Iterator[str]:
+def stale_image() -> str:
     """The base image with one package older than Debian's security archive has: the base as it is when
-    it already lacks updates, else the base with one package downgraded to the release's version."""
+    it already lacks updates, else the base with one package downgraded to the release's version. Kept
+    for the next run (see STALE_REPOSITORY); one made from an older base is removed."""
+    base_id = _image_id(BASE)
+    assert base_id, f"{BASE} is missing: run scripts/provision"
+    stale = f"{STALE_REPOSITORY}:{base_id.removeprefix('sha256:')[:12]}"
+    if _image_id(stale):
+        return stale
+    listed = subprocess.run(
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", STALE_REPOSITORY],
+        capture_output=True,
+        text=True,
+    )
+    older = listed.stdout.split()
+    if older:
+        subprocess.run(["docker", "image", "rm", *older], capture_output=True)
     already = devtools("scan", "--image", BASE)
     if already.returncode == 10:
-        subprocess.run(["docker", "tag", BASE, STALE], check=True)
-    else:
-        assert already.returncode == 0, already.stderr
-        name = "mlstack-test-stale-python"
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-        made = subprocess.run(
-            ["docker", "run", "--name", name, "--user", "0:0", BASE, "sh", "-c", DOWNGRADE],
-            capture_output=True,
-            text=True,
-        )
-        assert made.returncode == 0, f"no package of {BASE} has an older version to go back to:\n{made.stderr[-2000:]}"
-        subprocess.run(["docker", "commit", name, STALE], check=True, capture_output=True)
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    yield STALE
-    subprocess.run(["docker", "image", "rm", STALE], capture_output=True)
+        subprocess.run(["docker", "tag", BASE, stale], check=True)
+        return stale
+    assert already.returncode == 0, already.stderr
+    name = "mlstack-test-stale-python"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    made = subprocess.run(
+        ["docker", "run", "--name", name, "--user", "0:0", BASE, "sh", "-c", DOWNGRADE],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, f"no package of {BASE} has an older version to go back to:\n{made.stderr[-2000:]}"
+    # The run's command is not the image's: the base's CMD goes back.
+    subprocess.run(["docker", "commit", "--change", 'CMD ["python3"]', name, stale], check=True, capture_output=True)
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    return stale
 
 
 def test_scan_names_the_package_with_a_pending_security_update(stale_image: str) -> None:

@@ -1,5 +1,6 @@
-"""Under --require-docker (CI) a skip fails the run, except in the GPU tier: tests/conftest.py's hooks,
-run by a real inner pytest over a copy of that conftest."""
+"""tests/conftest.py's hooks, run by a real inner pytest over a copy of that conftest: under
+--require-docker (CI) a skip fails the run, except in the GPU tier; a failure in the unit tier stops the
+run before the Docker tier starts; the run ends with the seconds each test module took."""
 
 from __future__ import annotations
 
@@ -62,3 +63,50 @@ def test_under_require_gpu_a_gpu_test_that_skips_fails(suite: pytest.Pytester) -
     result = suite.runpytest("-p", "no:cacheprovider", "--require-gpu")
     result.assert_outcomes(passed=1, skipped=2, failed=1)
     result.stdout.fnmatch_lines(["*skipped under --require-gpu*no NVIDIA GPU*"])
+
+
+def tiered(pytester: pytest.Pytester, unit_passes: bool) -> None:
+    """A suite laid out as the repository's: tests/unit, tests/docker, in that order (pyproject's testpaths)."""
+    tests = pytester.mkdir("tests")
+    (tests / "conftest.py").write_text(CONFTEST.read_text())
+    for tier, body in (
+        ("unit", f"def test_unit():\n    assert {unit_passes}\n"),
+        ("docker", "def test_docker():\n    pass\n"),
+    ):
+        (tests / tier).mkdir()
+        (tests / tier / f"test_{tier}_tier.py").write_text(body)
+    pytester.makeini(
+        "[pytest]\ntestpaths = tests/unit tests/docker\nmarkers =\n    gpu: x\n    needs_no_gpu: x\n    docker: x\n"
+    )
+
+
+def test_a_unit_failure_stops_the_run_before_the_docker_tier(pytester: pytest.Pytester) -> None:
+    tiered(pytester, unit_passes=False)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)  # test_docker never ran
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED tests/unit/test_unit_tier.py::test_unit (call): *assert False*",  # named at once
+            "*tier gate: 1 failed in the unit tier, so the docker tier was not started*",
+        ]
+    )
+    assert pytester.runpytest("-p", "no:cacheprovider", "--all-tiers").parseoutcomes() == {"failed": 1, "passed": 1}
+
+
+def test_a_passing_unit_tier_goes_on_to_the_docker_tier(pytester: pytest.Pytester) -> None:
+    tiered(pytester, unit_passes=True)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_the_run_ends_with_the_seconds_per_test_module(pytester: pytest.Pytester) -> None:
+    tiered(pytester, unit_passes=True)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*seconds per test module (setup + call + teardown)*",
+            "* s     1 tests  tests/*/test_*_tier.py",
+            "* s     1 tests  tests/*/test_*_tier.py",
+            "* s     2 tests  total*",
+            "*2 passed*",
+        ]
+    )
