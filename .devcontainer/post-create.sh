@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# devtools from this checkout, editable. --no-build-isolation: setuptools is in the image, so pip
-# fetches nothing; compat mode: a plain path entry, as scripts/provision installs it on the host.
-pip install --quiet --no-build-isolation -e . --config-settings editable_mode=compat
+# devtools from this checkout, editable, as scripts/provision installs it on the host. --no-build-isolation:
+# setuptools is in the image, so pip fetches nothing.
+pip install --quiet --no-build-isolation -e .
 
 # The git hook (.git/hooks/pre-commit) is shared with the host checkout: on the host it runs the
 # pre-commit found on PATH (pip install -r requirements-dev.txt). The hook environments are built on
