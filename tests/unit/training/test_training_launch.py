@@ -223,7 +223,7 @@ def test_two_nodes_make_one_job_one_run_and_one_version(cli: Cli, client: Mlflow
 
 
 def test_a_node_whose_peers_never_come_is_one_line_and_exit_5(cli: Cli) -> None:
-    [alone] = start_nodes(cli, 2, unique("alone"), unique("alone-model"), started=1, TRAINING_RDZV_TIMEOUT_S="5")
+    [alone] = start_nodes(cli, 2, unique("alone"), unique("alone-model"), started=1, TRAINING_RDZV_TIMEOUT_S="2")
     code, _, err = finish([alone])[0]
     assert code == EXIT_PEERS
     lines = [line for line in err.strip().splitlines() if line]
