@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from contract.thresholds import Thresholds
+
+# The promotion limits both sides agree on (contract.thresholds): the options' defaults.
+DEFAULTS = Thresholds()
 
 if TYPE_CHECKING:
     from devtools.models.judging import Check
@@ -20,7 +24,7 @@ def _positive(value: float) -> float:
 def promote(
     min_requests: Annotated[
         int, typer.Option("--min-requests", min=1, help="Requests the challenger must have scored at least.")
-    ] = 200,
+    ] = DEFAULTS.min_requests,
     min_agreement: Annotated[
         float,
         typer.Option(
@@ -30,11 +34,11 @@ def promote(
             help="Shadow mode: the share of compared answers that must agree with the champion's (same class; "
             "a regression within serving's tolerance). Not judged in canary mode or before anything is compared.",
         ),
-    ] = 0.95,
+    ] = DEFAULTS.min_agreement,
     max_error_rate: Annotated[
         float,
         typer.Option("--max-error-rate", min=0.0, max=1.0, help="The challenger's errors / requests, at most."),
-    ] = 0.01,
+    ] = DEFAULTS.max_error_rate,
     max_p99_ratio: Annotated[
         float,
         typer.Option(
@@ -43,7 +47,7 @@ def promote(
             help="The challenger's p99 latency at most this many times the champion's (skipped while either "
             "is unknown).",
         ),
-    ] = 1.5,
+    ] = DEFAULTS.max_p99_ratio,
     force: Annotated[
         bool,
         typer.Option(
@@ -81,11 +85,11 @@ def promote(
 
     urls = served.origins(ComposeProject.dev())
     serving = served.published(urls)
-    comparison = served.ask(serving, "/comparison")
+    comparison = served.comparison(serving)
     refused = judging.refusal(comparison)
     if refused:
         raise DevtoolsError(refused, ExitCode.PROMOTE_REFUSED)
-    limits = judging.Thresholds(min_requests, min_agreement, max_error_rate, max_p99_ratio)
+    limits = Thresholds(min_requests, min_agreement, max_error_rate, max_p99_ratio)
     results = judging.checks(comparison, limits)
     failed = judging.failures(results)
     outcome = {"comparison": comparison, "checks": [check.as_json() for check in results]}

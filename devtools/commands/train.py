@@ -50,8 +50,7 @@ def train(
     job = ["python", "-m", "training", "train"]
     running = "training" in project.running_services() and nodes == 1
     if gpus is not None:
-        # torchrun's word for "one process per visible GPU" is "gpu".
-        job += ["--nproc-per-node", "gpu" if gpus == ALL_GPUS else gpus, "--device", "cuda"]
+        job += ["--nproc-per-node", gpus, "--device", "cuda"]  # ALL_GPUS as the training image takes it
         if running:
             require_running_gpus(project, "training", "--gpus")
         else:

@@ -14,12 +14,13 @@ running anywhere.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from contract.nodes import RDZV_PORT, parse_announce, parse_run_started
 
 from devtools import proc
 from devtools.engine import inspect
@@ -27,9 +28,6 @@ from devtools.errors import DevtoolsError
 from devtools.models.mlflow_api import MlflowApi
 from devtools.stack.project import ComposeProject
 
-RDZV_PORT = 29400
-_ANNOUNCED = re.compile(r"^node (\S+): ranks (\d+)-(\d+) of (\d+)$")
-_RUN = re.compile(r"run_id=([0-9a-f]{32})")  # rank 0 says it when the run starts (multi-node jobs)
 _POLL_S = 0.5
 
 Report = Callable[[str], None]
@@ -43,10 +41,11 @@ class Node:
 
     @property
     def ranks(self) -> str:
-        """`2-3` as the node announced them, `?` before it did."""
+        """`2-3` as the node announced them (contract.nodes), `?` before it did."""
         for line in self.lines:
-            if match := _ANNOUNCED.match(line.strip()):
-                return f"{match.group(2)}-{match.group(3)}" if match.group(2) != match.group(3) else match.group(2)
+            if (said := parse_announce(line)) is not None:
+                first, last = said.first_rank, said.last_rank
+                return f"{first}-{last}" if first != last else str(first)
         return "?"
 
     def reason(self, code: int) -> str:
@@ -162,7 +161,7 @@ def _stop(nodes: Sequence[Node]) -> None:
 
 def _end_run_failed(nodes: Sequence[Node], mlflow_url: str | None) -> None:
     """The run of a job whose rank 0 died with its node stays RUNNING: end it FAILED."""
-    run_ids = {match.group(1) for node in nodes for line in node.lines if (match := _RUN.search(line))}
+    run_ids = {run_id for node in nodes for line in node.lines if (run_id := parse_run_started(line))}
     if not mlflow_url:
         return
     api = MlflowApi(mlflow_url)

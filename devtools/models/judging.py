@@ -8,15 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contract.aliases import CHALLENGER, CHAMPION
+from contract.status import Comparison, SideFigures
+from contract.thresholds import Thresholds
 
-@dataclass(frozen=True)
-class Thresholds:
-    """What the challenger must show before it takes the champion's alias (the CLI's defaults)."""
-
-    min_requests: int = 200
-    min_agreement: float = 0.95
-    max_error_rate: float = 0.01
-    max_p99_ratio: float = 1.5
+__all__ = ["Check", "Pair", "Thresholds", "checks", "failures", "refusal", "table", "verdicts"]
 
 
 @dataclass(frozen=True)
@@ -46,21 +42,21 @@ class Pair:
     challenger: str | None
 
     @classmethod
-    def of(cls, comparison: dict[str, Any]) -> Pair:
-        champion, challenger = _side(comparison, "champion"), _side(comparison, "challenger")
+    def of(cls, comparison: Comparison) -> Pair:
+        champion, challenger = _champion(comparison), _challenger(comparison)
         return cls(
             model=str(comparison.get("model")),
-            champion_alias=str(champion.get("alias") or "champion"),
-            challenger_alias=str(challenger.get("alias") or "challenger"),
+            champion_alias=str(champion.get("alias") or CHAMPION),
+            challenger_alias=str(challenger.get("alias") or CHALLENGER),
             champion=None if champion.get("version") is None else str(champion["version"]),
             challenger=None if challenger.get("version") is None else str(challenger["version"]),
         )
 
 
-def refusal(comparison: dict[str, Any]) -> str | None:
+def refusal(comparison: Comparison) -> str | None:
     """Why there is nothing to judge, --force or not: no challenger loaded, or no request scored by it."""
-    model, challenger = comparison.get("model"), _side(comparison, "challenger")
-    alias = challenger.get("alias") or "challenger"
+    model, challenger = comparison.get("model"), _challenger(comparison)
+    alias = challenger.get("alias") or CHALLENGER
     if challenger.get("version") is None:
         reason = challenger.get("state_reason") or "serving loaded no version of it"
         return (
@@ -75,9 +71,9 @@ def refusal(comparison: dict[str, Any]) -> str | None:
     return None
 
 
-def checks(comparison: dict[str, Any], limits: Thresholds) -> list[Check]:
+def checks(comparison: Comparison, limits: Thresholds) -> list[Check]:
     """Each threshold's verdict on the challenger, in the order they are shown."""
-    champion, challenger = _side(comparison, "champion"), _side(comparison, "challenger")
+    champion, challenger = _champion(comparison), _challenger(comparison)
     requests, errors = _count(challenger.get("requests")), _count(challenger.get("errors"))
     rate = errors / requests if requests else 0.0
     return [
@@ -124,7 +120,7 @@ def _p99_check(champion: Any, challenger: Any, limit: float) -> Check:
     )
 
 
-def _agreement_check(comparison: dict[str, Any], limit: float) -> Check:
+def _agreement_check(comparison: Comparison, limit: float) -> Check:
     compared = _count(comparison.get("compared"))
     if comparison.get("mode") == "canary":
         return Check("agreement", None, None, limit, "n/a (canary)")
@@ -141,9 +137,9 @@ def _agreement_check(comparison: dict[str, Any], limit: float) -> Check:
     )
 
 
-def table(comparison: dict[str, Any]) -> list[str]:
+def table(comparison: Comparison) -> list[str]:
     """The comparison for a person: a header line, a row per version, the agreement line."""
-    mode, challenger = comparison.get("mode"), _side(comparison, "challenger")
+    mode, challenger = comparison.get("mode"), _challenger(comparison)
     how = {
         "shadow": "shadow mode (the challenger scores a copy of each request)",
         "canary": f"canary mode (the challenger answers {float(comparison.get('canary_share') or 0) * 100:g}% "
@@ -152,8 +148,7 @@ def table(comparison: dict[str, Any]) -> list[str]:
     since = comparison.get("since")
     lines = [f"{comparison.get('model')}: {how}" + (f", compared since {since}" if since else "")]
     rows = [["", "version", "requests", "errors", "error rate", "p50 ms", "p99 ms"]]
-    for role in ("champion", "challenger"):
-        side = _side(comparison, role)
+    for role, side in ((CHAMPION, _champion(comparison)), (CHALLENGER, _challenger(comparison))):
         requests, errors = _count(side.get("requests")), _count(side.get("errors"))
         rows.append(
             [
@@ -193,16 +188,33 @@ def verdicts(results: list[Check]) -> list[str]:
     return [f"  {word[check.passed]}  {check.label.ljust(width)}  {check.shown}" for check in results]
 
 
-def _side(comparison: dict[str, Any], role: str) -> dict[str, Any]:
-    side = comparison.get(role)
-    return side if isinstance(side, dict) else {}
+# An older serving may leave a side out, or answer null: judged as no figures.
+def _champion(comparison: Comparison) -> SideFigures:
+    side = comparison.get("champion")
+    return side if isinstance(side, dict) else _NO_FIGURES
+
+
+def _challenger(comparison: Comparison) -> SideFigures:
+    side = comparison.get("challenger")
+    return side if isinstance(side, dict) else _NO_FIGURES
+
+
+_NO_FIGURES: SideFigures = {
+    "alias": "",
+    "version": None,
+    "run_id": None,
+    "requests": 0,
+    "errors": 0,
+    "p50_ms": None,
+    "p99_ms": None,
+}
 
 
 def _count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def _agreement(comparison: dict[str, Any], compared: int) -> float:
+def _agreement(comparison: Comparison, compared: int) -> float:
     given = comparison.get("agreement")
     return float(given) if isinstance(given, int | float) else _count(comparison.get("agreed")) / compared
 

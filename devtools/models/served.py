@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
+
+from contract.status import Comparison, ModelStatus
 
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.remote.site import site_of
@@ -36,13 +38,24 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def model_status(project: ComposeProject, config: ComposeConfig | None = None) -> dict[str, Any]:
+class AskedStatus(ModelStatus, total=False):
+    """serving's /model, and the URL this machine asked it at."""
+
+    url: str
+
+
+def model_status(project: ComposeProject, config: ComposeConfig | None = None) -> AskedStatus:
     """serving's /model, plus the URL it was asked at; NOT_RUNNING when serving does not answer."""
     return model_status_at(published(origins(project, config)))
 
 
-def model_status_at(url: str) -> dict[str, Any]:
-    return {**ask(url, "/model"), "url": url}
+def model_status_at(url: str) -> AskedStatus:
+    return cast(AskedStatus, {**ask(url, "/model"), "url": url})
+
+
+def comparison(url: str) -> Comparison:
+    """serving's /comparison: its champion and challenger on live traffic (contract.status.Comparison)."""
+    return cast(Comparison, ask(url, "/comparison"))
 
 
 def ask(url: str, path: str, timeout: float = 5) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def ask(url: str, path: str, timeout: float = 5) -> dict[str, Any]:
     return status
 
 
-def describe(status: dict[str, Any]) -> str:
+def describe(status: ModelStatus) -> str:
     """One line: what is served, by which alias, since when; or why nothing is."""
     name, alias = status.get("name"), status.get("alias")
     if status.get("version") is None:
@@ -73,13 +86,14 @@ def describe(status: dict[str, Any]) -> str:
     return f"serving {name}@{alias}: version {status['version']} ({since})"
 
 
-def describe_challenger(status: dict[str, Any]) -> str | None:
+def describe_challenger(status: ModelStatus) -> str | None:
     """One line on the challenger serving follows (mode, version, or why none); None when it follows none."""
     challenger = status.get("challenger")
     if not isinstance(challenger, dict):
         return None
     alias, mode = challenger.get("alias"), challenger.get("mode")
-    share = f" {float(challenger['canary_share']):.0%}" if challenger.get("canary_share") is not None else ""
+    canary_share = challenger.get("canary_share")
+    share = f" {float(canary_share):.0%}" if canary_share is not None else ""
     if challenger.get("version") is None:
         return f"challenger @{alias} ({mode}{share}): none ({challenger.get('state_reason') or 'not loaded'})"
     state = f"; {challenger['state_reason']}" if challenger.get("state_reason") else ""

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from contract import gpus
+
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.project import ComposeProject
 
 if TYPE_CHECKING:
     from devtools.gpu import GpuReport
 
-ALL_GPUS = "all"  # `train --gpus all`: every GPU the container sees
+# `train --gpus all`: every GPU the container sees, spelled as the training image takes it.
+ALL_GPUS = gpus.ALL_GPUS
 
 
 class GpuMode(str, Enum):

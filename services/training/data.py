@@ -11,7 +11,6 @@ data lives (a directory, or an s3:// URI) is training.data_location's business.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -24,9 +23,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from training.config import DEFAULT_RECIPE, default_data_location
+from training.digests import sha256_file
 from training.errors import DataError, one_line
 
 # What the pipeline hands to training is part of the recipes' interface, so it is defined there.
@@ -72,35 +71,6 @@ class PipelineResult:
         if self.skipped:
             return f"pipeline: up to date in {self.data_dir} ({counts}); skipped, use --force to rerun"
         return f"pipeline: wrote {counts} to {self.data_dir} ({self.reason})"
-
-
-def manifest_digest(manifest: dict[str, Any]) -> str:
-    """What makes two copies of prepared data the same data: the pipeline version, the source and
-    every split's content hash (not when or where it was written)."""
-    identity = {
-        "pipeline_version": manifest.get("pipeline_version"),
-        "source": (manifest.get("source") or {}).get("sha256"),
-        "splits": {name: info.get("sha256") for name, info in sorted((manifest.get("splits") or {}).items())},
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_arrays(*arrays: npt.NDArray[Any]) -> str:
-    """Hash of the arrays' content, dtype and shape (independent of how they were stored)."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        contiguous = np.ascontiguousarray(array)
-        digest.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
-        digest.update(contiguous.tobytes())
-    return digest.hexdigest()
 
 
 def run_pipeline(data_dir: Path, *, force: bool = False, recipe: str = DEFAULT_RECIPE) -> PipelineResult:

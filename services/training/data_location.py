@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from training.config import DEFAULT_RECIPE
-from training.data import MANIFEST, PipelineResult, read_manifest, run_pipeline, sha256_file
+from training.data import MANIFEST, PipelineResult, read_manifest, run_pipeline
+from training.digests import sha256_file
 from training.errors import DataError, one_line
 
 S3_SCHEME = "s3://"

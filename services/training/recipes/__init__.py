@@ -21,7 +21,9 @@ Standard library only at import: the CLI imports this module to check --recipe.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -54,7 +56,7 @@ class Source:
 
     x: npt.NDArray[Any]  # (rows, features), one numeric dtype: what the model reads
     y: npt.NDArray[Any]  # (rows,): class labels (integers) or regression targets (floats)
-    # The manifest's "source": at least "name" and "sha256" (data.sha256_arrays(x, y)); a new sha256
+    # The manifest's "source": at least "name" and "sha256" (digests.sha256_arrays(x, y)); a new sha256
     # makes the pipeline prepare the data again.
     description: dict[str, Any]
     feature_names: tuple[str, ...] = ()  # the columns, in order (a column signature names them)
@@ -77,6 +79,18 @@ class Prepared:
     validation: Split
     manifest: dict[str, Any]  # manifest.json: "features" has the "names" of the source's feature_names
     manifest_path: Path
+
+    @property
+    def digest(self) -> str:
+        """What makes two copies of prepared data the same data: the pipeline version, the source and
+        every split's content hash (not when or where it was written)."""
+        manifest = self.manifest
+        identity = {
+            "pipeline_version": manifest.get("pipeline_version"),
+            "source": (manifest.get("source") or {}).get("sha256"),
+            "splits": {name: info.get("sha256") for name, info in sorted((manifest.get("splits") or {}).items())},
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 class Epoch(Protocol):

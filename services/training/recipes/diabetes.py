@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-    from training.data import Prepared
-    from training.recipes import Recipe
+    from training.recipes import Prepared, Recipe
     from training.world import World
 
 MODEL_ARTIFACT = "model"
@@ -64,7 +63,7 @@ class DiabetesRecipe:
         import sklearn  # type: ignore[import-untyped]
         from sklearn.datasets import load_diabetes  # type: ignore[import-untyped]
 
-        from training.data import sha256_arrays
+        from training.digests import sha256_arrays
 
         bunch = load_diabetes()
         x, y = bunch.data.astype(np.float64), bunch.target.astype(np.float64)

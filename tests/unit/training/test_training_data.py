@@ -20,8 +20,8 @@ from training.data import (  # noqa: E402
     PIPELINE_VERSION,
     load_prepared,
     run_pipeline,
-    sha256_file,
 )
+from training.digests import sha256_file  # noqa: E402
 from training.errors import EXIT_DATA, DataError  # noqa: E402
 
 

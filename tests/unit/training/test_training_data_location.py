@@ -18,7 +18,7 @@ def test_prepared_data_round_trips_through_s3(
 ) -> None:
     require("moto", "boto3", "numpy", "sklearn")
     import boto3
-    from training.data import load_prepared, manifest_digest
+    from training.data import load_prepared
     from training.data_location import is_s3, local_dir
     from training.errors import EXIT_DATA
 
@@ -52,4 +52,4 @@ def test_prepared_data_round_trips_through_s3(
 
         shutil.rmtree(tmp_path / "cache")  # what another node has before its first job: nothing
         copy = local_dir(uri)
-        assert manifest_digest(load_prepared(copy).manifest) == manifest_digest(load_prepared(prepared_dir).manifest)
+        assert load_prepared(copy).digest == load_prepared(prepared_dir).digest

@@ -67,7 +67,8 @@ def _other_data(prepared: Path, target: Path) -> Path:
     """Valid prepared data, different from `prepared`: its last training row dropped."""
     require("numpy")
     import numpy as np
-    from training.data import MANIFEST, manifest_digest, sha256_file
+    from training.data import MANIFEST, load_prepared
+    from training.digests import sha256_file
 
     shutil.copytree(prepared, target)
     manifest = json.loads((target / MANIFEST).read_text())
@@ -77,7 +78,7 @@ def _other_data(prepared: Path, target: Path) -> Path:
     info = manifest["splits"]["train"]
     info.update(rows=len(x), x_shape=list(x.shape), y_shape=list(y.shape), sha256=sha256_file(target / "train.npz"))
     (target / MANIFEST).write_text(json.dumps(manifest))
-    assert manifest_digest(manifest) != manifest_digest(json.loads((prepared / MANIFEST).read_text()))
+    assert load_prepared(target).digest != load_prepared(prepared).digest
     return target
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from contract.gpus import ALL_GPUS
+
 from devtools.deploy.targets.ecs.documents import Document
 from devtools.deploy.targets.ecs.settings import Settings, placeholder
 from devtools.deploy.targets.ecs.workload import EcsWorkload
@@ -192,7 +194,7 @@ def gpu_run_task(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
         "networkConfiguration": _awsvpc(settings),
         "overrides": {
             "containerOverrides": [
-                {"name": workload.name, "command": ["train", "--nproc-per-node", "gpu", "--device", "cuda"]}
+                {"name": workload.name, "command": ["train", "--nproc-per-node", ALL_GPUS, "--device", "cuda"]}
             ]
         },
         "enableECSManagedTags": True,
@@ -214,7 +216,7 @@ def job_definition(workload: EcsWorkload, settings: Settings) -> dict[str, Any]:
     ]
     if workload.gpus:
         resources.append({"type": "GPU", "value": str(workload.gpus)})
-    processes = ["--nproc-per-node", "gpu", "--device", "cuda"] if workload.gpus else []
+    processes = ["--nproc-per-node", ALL_GPUS, "--device", "cuda"] if workload.gpus else []
     properties: dict[str, Any] = {
         "image": container["image"],
         "command": ["train", *processes],

@@ -48,7 +48,7 @@ class DigitsRecipe:
         import sklearn  # type: ignore[import-untyped]
         from sklearn.datasets import load_digits  # type: ignore[import-untyped]
 
-        from training.data import sha256_arrays
+        from training.digests import sha256_arrays
 
         x, y = load_digits(return_X_y=True)
         description = {

@@ -21,8 +21,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from training.config import TrainConfig
-from training.data import Prepared, manifest_digest
 from training.errors import TrainingError
+from training.recipes import Prepared
 from training.recipes.digits import METRIC
 from training.recipes.digits.model import DigitsClassifier, ModelSpec
 from training.world import World, announce_node, process_group, same_on_every_rank, sum_across_ranks
@@ -71,7 +71,7 @@ def fit_new_model(
     # Only training is collective; logging and registering are rank 0's alone.
     with process_group(world, device):
         announce_node(world)
-        same_on_every_rank(manifest_digest(data.manifest), world)  # before any step: one dataset
+        same_on_every_rank(data.digest, world)  # before any step: one dataset
         history = _fit(model, data, config, device, world, on_epoch)
     return model, history
 

@@ -85,9 +85,9 @@ def _running_training(docker: FakeDocker, device_requests: str) -> None:
     ("args", "ddp"),
     [
         (["train", "--gpus", "2"], ["--nproc-per-node", "2"]),
-        (["train", "--gpus"], ["--nproc-per-node", "gpu"]),
-        (["train", "--gpus", "all"], ["--nproc-per-node", "gpu"]),
-        (["train", "--gpus", "--epochs", "3"], ["--nproc-per-node", "gpu", "--device", "cuda", "--epochs", "3"]),
+        (["train", "--gpus"], ["--nproc-per-node", "all"]),
+        (["train", "--gpus", "all"], ["--nproc-per-node", "all"]),
+        (["train", "--gpus", "--epochs", "3"], ["--nproc-per-node", "all", "--device", "cuda", "--epochs", "3"]),
         (["train", "--epochs", "3", "--gpus", "1"], ["--nproc-per-node", "1", "--device", "cuda", "--epochs", "3"]),
     ],
 )

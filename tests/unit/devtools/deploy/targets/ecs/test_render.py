@@ -556,7 +556,7 @@ def test_gpu_training_renders_for_ec2_capacity_and_a_batch_multinode_job() -> No
     assert nodes["numNodes"] == 4 and nodes["mainNode"] == 0
     [group] = nodes["nodeRangeProperties"]
     assert group["targetNodes"] == "0:" and group["container"]["command"] == [
-        "train", "--nproc-per-node", "gpu", "--device", "cuda",
+        "train", "--nproc-per-node", "all", "--device", "cuda",
     ]  # fmt: skip
     assert {"type": "GPU", "value": "8"} in group["container"]["resourceRequirements"]
     # The CPU services stay on Fargate.
