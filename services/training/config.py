@@ -1,7 +1,7 @@
 """The run configuration and its defaults: one home for the CLI parser, training, seeding, data and model.
 
 Standard library only (and the contract, which is too): `python -m training --help` builds its parser
-from these, and must not import numpy, torch or mlflow to do it (tests/unit/training/test_training_config.py
+from these, and must not import numpy, torch or mlflow to do it (tests/unit/training/test_config.py
 checks both).
 """
 

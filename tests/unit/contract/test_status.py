@@ -1,5 +1,5 @@
 """contract.status: the /model and /comparison shapes and the challenger modes. serving is held to the
-keys by the type checker and by tests/unit/serving/http/test_serving_routes.py; here, what the shapes
+keys by the type checker and by tests/unit/serving/http/test_routes.py; here, what the shapes
 promise a reader."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """training.promotion: which alias a new version takes per --promote, against a real MLflow registry. The
 versions are registered from runs created here (a run's metric is all the rule reads); that a training
-goes through the rule: tests/unit/training/test_training_recording.py."""
+goes through the rule: tests/unit/training/test_recording.py."""
 
 from __future__ import annotations
 

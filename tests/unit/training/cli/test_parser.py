@@ -82,7 +82,7 @@ def test_every_gpu_is_all_or_torchruns_gpu(given: str, parsed: int | str) -> Non
 
 def test_every_train_option_has_a_default_the_config_takes(tmp_path: Path) -> None:
     """Parsed with no flags, `train` names every TrainConfig field the command passes (the command's
-    end-to-end use of each flag: tests/unit/training/cli/test_training_commands.py)."""
+    end-to-end use of each flag: tests/unit/training/cli/test_commands.py)."""
     from dataclasses import fields
 
     from training.config import TrainConfig

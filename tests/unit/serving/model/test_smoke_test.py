@@ -67,6 +67,6 @@ def test_smoke_test_refuses_an_untypable_signature(untypable_model: Any, untypab
 
 
 def test_smoke_test_needs_an_input_example(row_sum_model: Any) -> None:
-    # A failing prediction on the example: tests/unit/serving/model/test_serving_watcher.py.
+    # A failing prediction on the example: tests/unit/serving/model/test_watcher.py.
     with pytest.raises(RuntimeError, match="version 1 has no input example to smoke-test"):
         smoke_test(LoadedModel("m", "1", "champion", "run-1", row_sum_model, None))

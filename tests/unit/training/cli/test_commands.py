@@ -1,5 +1,5 @@
 """training.cli.commands: each command from its flags to its one output line, against a real MLflow server
-(in this process: the process-level behaviour is tests/unit/training/cli/test_training_failures.py's)."""
+(in this process: the process-level behaviour is tests/unit/training/cli/test_failures.py's)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """contract.nodes: the lines a multi-node training job prints and devtools reads back, written and parsed
-in one place (training prints them through these: tests/unit/training/test_training_distributed.py)."""
+in one place (training prints them through these: tests/unit/training/test_world.py)."""
 
 from __future__ import annotations
 
