@@ -1,4 +1,6 @@
-"""Test tiers: unit (no engine), docker (real engine; --require-docker makes a missing one fail), gpu.
+"""Test tiers: unit (no engine, no real processes beyond the test's own servers), integration (real
+processes: launched training jobs, scripts end to end), docker (real engine; --require-docker makes a
+missing one fail), gpu.
 
 Run in that order (pyproject's testpaths), cheapest first: when a tier has a failure, the costlier tiers
 after it are not started (the tier gate; --all-tiers runs them anyway), so a unit failure is reported in
@@ -48,14 +50,14 @@ def _engine_reachable() -> bool:
 
 DOCKER_TIER = Path(__file__).parent / "docker"
 GPU_TIER = Path(__file__).parent / "gpu"
+INTEGRATION_TIER = Path(__file__).parent / "integration"
 
 
 def tier(item: pytest.Item) -> str:
-    """unit, docker or gpu: by folder (a test outside tests/docker and tests/gpu counts as unit)."""
-    if item.path.is_relative_to(DOCKER_TIER):
-        return "docker"
-    if item.path.is_relative_to(GPU_TIER):
-        return "gpu"
+    """unit, integration, docker or gpu: by folder (a test outside those folders counts as unit)."""
+    for folder, name in ((DOCKER_TIER, "docker"), (GPU_TIER, "gpu"), (INTEGRATION_TIER, "integration")):
+        if item.path.is_relative_to(folder):
+            return name
     return "unit"
 
 
