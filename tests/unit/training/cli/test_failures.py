@@ -8,7 +8,6 @@ process, which is the same code without an interpreter start per case."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import time
 from pathlib import Path
@@ -19,10 +18,10 @@ from training.__main__ import main
 from training.cli import failures
 from training.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRACKING, EXIT_USAGE
 
-from testing.training_helpers import Cli, require, runs_of, unique
+from testing.training_helpers import Cli, require
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
+    pass
 
 
 def _one_line(stderr: str) -> str:
@@ -45,6 +44,10 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+class _Exited(Exception):
+    pass
 
 
 def test_train_without_prepared_data_exits_3(offline: Cli) -> None:
@@ -109,23 +112,6 @@ def test_debug_shows_the_traceback(
     assert code == EXIT_DATA
     assert "Traceback" in err
     assert err.strip().splitlines()[-1].startswith("python -m training train: error: prepared data not found")
-
-
-def test_sigterm_ends_the_run_failed(cli: Cli, client: MlflowClient) -> None:
-    require("torch", "transformers", "mlflow")
-    experiment = unique("sigterm")
-    code, err = cli.interrupt_training(
-        ["--device", "cpu", "--experiment", experiment, "--model-name", unique("sigterm")],
-        lambda process: process.send_signal(signal.SIGTERM),
-    )
-
-    assert code == EXIT_INTERRUPTED
-    assert err.strip().splitlines()[-1] == "python -m training train: interrupted"
-    assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
-
-
-class _Exited(Exception):
-    pass
 
 
 @pytest.mark.parametrize(
