@@ -1,7 +1,7 @@
 """A throwaway OCI Distribution registry (Debian's docker-registry, htpasswd login as ECR requires) on a
 free loopback port with fresh storage, and a DOCKER_CONFIG logged in to it. Shared by
 tests/docker/test_release.py and bench/bench_release.py: a push to it really uploads, where the
-session's main registry (scripts/provision, 127.0.0.1:5001) may already hold every layer."""
+session's main registry (scripts/provision --tests, 127.0.0.1:5001) may already hold every layer."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _free_port() -> int:
 def running() -> Iterator[RegistryServer]:
     server, htpasswd = shutil.which("docker-registry"), shutil.which("htpasswd")
     if not server or not htpasswd:
-        raise RuntimeError("docker-registry and htpasswd are not installed: run scripts/provision")
+        raise RuntimeError("docker-registry and htpasswd are not installed: run scripts/provision --tests")
     root = Path(tempfile.mkdtemp(prefix="mlstack-registry-"))
     hashed = subprocess.run([htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True).stdout
     (root / "htpasswd").write_text(hashed)

@@ -12,7 +12,7 @@ box would be reached. The client's key comes from an `ssh` wrapper first on PATH
 devtools both run `ssh`).
 
 Shared by tests/docker/test_remote.py and bench/bench_remote.py. Needs root, iproute2, iptables,
-unshare and openssh-server (scripts/provision installs it).
+unshare and openssh-server (scripts/provision --tests installs it).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def running() -> Iterator[RemoteEngine]:
             raise RuntimeError(f"{program} is not installed")
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not Path(sshd).is_file():
-        raise RuntimeError("openssh-server is not installed: run scripts/provision")
+        raise RuntimeError("openssh-server is not installed: run scripts/provision --tests")
     # Not under /tmp, which the remote engine's namespace hides.
     root = Path(tempfile.mkdtemp(prefix="devtools-remote-", dir="/var/lib"))
     sock = f"unix://{root}/docker.sock"

@@ -117,7 +117,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """After the last test of a tier: if anything failed so far, stop before the next tier starts (the
-    session's summary then reports the failures at once). pytest checks shouldstop after each test."""
+    session's summary then reports the failures at once). pytest checks shouldfail after each test, as
+    for --maxfail: the run exits 1 (tests failed) and prints the reason."""
     outcome = yield
     session = item.session
     if (
@@ -126,7 +127,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         and tier(nextitem) != tier(item)
         and not item.config.getoption("--all-tiers")
     ):
-        session.shouldstop = (
+        session.shouldfail = (
             f"tier gate: {session.testsfailed} failed in the {tier(item)} tier, so the {tier(nextitem)} tier "
             "was not started (--all-tiers runs it anyway)"
         )

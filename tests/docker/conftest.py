@@ -42,6 +42,8 @@ def _limit(item: pytest.Item, default: float) -> float:
 
 @pytest.hookimpl(trylast=True)  # after -k / -m deselection: the budget goes to a test that runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("timeout"):  # pytest-timeout (the [test] extra) not installed
+        return
     default = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
     if default <= 0:  # timeouts off (--timeout 0)
         return

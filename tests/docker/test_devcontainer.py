@@ -178,7 +178,7 @@ def run(request: pytest.FixtureRequest) -> Iterator[DevcontainerRun]:
     node = shutil.which("node")
     if not (CLI_PACKAGE / "devcontainer.js").is_file() or node is None:
         what = "node (Node.js >= 20)" if node is None else f"the Dev Containers CLI in {CLI_PACKAGE}"
-        message = f"{what} is missing: run scripts/provision"
+        message = f"{what} is missing: run scripts/provision --tests"
         if request.config.getoption("--require-docker"):
             pytest.fail(message)
         pytest.skip(message)

@@ -169,5 +169,5 @@ def test_nodes_with_different_data_are_refused_before_training(stack: Stack) -> 
         assert re.search(r"rank \d on \S+ has other prepared data \(manifest \w+\) than rank 0 on", said), said
         assert "epoch 1/" not in said  # refused before the first step
     finally:
-        subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", *names], capture_output=True)  # -v: their anonymous volumes too
         stack.compose("run", "--rm", "--no-deps", "--entrypoint", "rm", "training", "-rf", other)

@@ -4,7 +4,7 @@ sending its layers again, bad credentials fail cleanly with no manifest, and a r
 platforms is one image index whose arm64 image, pulled back, runs as aarch64 under QEMU.
 
 The registry is this module's own instance (fresh storage, a free port), so a push really uploads:
-the session's main registry (scripts/provision, 127.0.0.1:5001) may hold these layers already."""
+the session's main registry (scripts/provision --tests, 127.0.0.1:5001) may hold these layers already."""
 
 from __future__ import annotations
 

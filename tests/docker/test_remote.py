@@ -29,7 +29,7 @@ from testing.remote_engine import RemoteEngine
 from testing.stack_harness import copy_checkout, free_port, get_json, wait_for
 
 PROJECT = "mlstack-remote"
-REGISTRY = "127.0.0.1:5001"  # scripts/provision's; this machine's docker CLI is logged in to it
+REGISTRY = "127.0.0.1:5001"  # scripts/provision --tests starts it; this machine's docker CLI is logged in to it
 HEALTH = re.compile(r'        return \{"status": "ok".*\}')
 
 
