@@ -24,7 +24,7 @@ QEMU = (
 # A FROM image no registry answers for (an air-gapped machine like this project's CI).
 BASE_IMAGE_OFFLINE = (
     "pull it where a registry answers, or build from a local image: PYTHON_IMAGE, or PYTHON_IMAGE_<OS>_<ARCH> "
-    "for one --platform (scripts/provision makes arm64v8/python:3.11-slim for PYTHON_IMAGE_LINUX_ARM64)"
+    "for one --platform (`scripts/provision arm64` makes arm64v8/python:3.11-slim for PYTHON_IMAGE_LINUX_ARM64)"
 )
 
 # Compose features the stack's files rely on: `up --wait-timeout` and healthcheck merging in overrides.

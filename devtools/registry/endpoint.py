@@ -1,7 +1,7 @@
 """Which registry a release goes to: `--registry`, else DEVTOOLS_REGISTRY; never a hard-coded host.
 
 In production it is ECR (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`); here and in CI, the Distribution
-registry scripts/provision starts on 127.0.0.1:5001 with login required.
+registry `scripts/provision --tests` starts on 127.0.0.1:5001 with login required.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def resolve(option: str | None) -> str:
     if not value:
         raise DevtoolsError(
             f"no registry: pass --registry HOST[:PORT] or set {ENV} (ECR: ACCOUNT.dkr.ecr.REGION.amazonaws.com; "
-            "here scripts/provision runs one on 127.0.0.1:5001)",
+            "here `scripts/provision --tests` runs one on 127.0.0.1:5001)",
             ExitCode.USAGE,
         )
     if "://" in value or not _REGISTRY.fullmatch(value):
@@ -67,7 +67,10 @@ def problem(said: str) -> str | None:
 def fix(meaning: str, registry: str) -> str:
     """What to do about a registry problem, in words a user can follow."""
     if meaning == UNREACHABLE:
-        return "check the address and that the registry is running (scripts/provision runs one on 127.0.0.1:5001)"
+        return (
+            "check the address and that the registry is running (`scripts/provision --tests` runs one on "
+            "127.0.0.1:5001)"
+        )
     login = host(registry)
     return (
         f"log in with `docker login {login}` (ECR: `aws ecr get-login-password | docker login --username AWS "
