@@ -23,7 +23,7 @@ VOLUMES = {"serving": "/cache", "training": "/data", "mlflow": "/mlflow"}
 # Runtime imports, under the same restrictions: the prod venv is pruned (docker/base/prune-venv).
 IMPORTS = {
     "serving": "import torch, mlflow.pyfunc, fastapi, uvicorn, prometheus_client, serving.app",
-    "training": "import torch, transformers, sklearn, numpy, mlflow, training.train, training.fitting, "
+    "training": "import torch, transformers, sklearn, numpy, mlflow, training.train, training.recipes.digits.fitting, "
     "training.recording",
     "mlflow": "import mlflow.server, psycopg, boto3, sqlalchemy",
 }
