@@ -21,6 +21,7 @@ from devtools.commands import (
     doctor,
     down,
     gpu,
+    lock,
     logs,
     model,
     notebook,
@@ -154,6 +155,7 @@ app.command("gpu")(gpu.gpu)
 app.command("watch")(watch.watch)
 app.add_typer(deploy.app, name="deploy")
 app.command("release")(release.release)
+app.command("lock")(lock.lock)
 app.command("scan")(scan.scan)
 # Options after `train` belong to the training job, not to devtools.
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train.train)

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     REGISTRY = 9  # the image registry is unreachable, refused the login, or answered another digest
     VULNERABLE = 10  # `scan` found fixable findings (`release` refuses them without --allow-vulnerable)
     PROMOTE_REFUSED = 11  # `promote`: no challenger, no data, a threshold failed, or the aliases moved meanwhile
+    LOCK = 12  # `lock`: a lock does not match its inputs (--check), or its inputs cannot be resolved
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

@@ -58,15 +58,32 @@ def build_settings(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def fingerprint(root: Path, service: dict[str, Any]) -> str:
+    """One image's build inputs by content: the same fingerprint is the same image (the prebuilt tag)."""
     digest = hashlib.sha256()
     # Target, args and base image are inputs too: switching dev -> prod must not look fresh.
     digest.update(json.dumps(build_settings(service), sort_keys=True).encode())
     for top in build_inputs(root, service):
         for file in _files_under(top):
             digest.update(str(file.relative_to(root)).encode() + b"\0")
-            digest.update(file.read_bytes())
+            digest.update(_content(file, root))
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _content(file: Path, root: Path) -> bytes:
+    """A lock (locks/, `devtools lock`) counts without the notes its resolver writes (the indented `via`
+    lines, the inputs digest): a relock that changed another image's packages rewrites those in every
+    lock, and must not make this image stale or change its prebuilt tag. Its pins and hashes count, and
+    so does any other line."""
+    data = file.read_bytes()
+    if file.relative_to(root).parts[:1] != ("locks",):
+        return data
+    return b"\n".join(line for line in data.splitlines() if not _resolver_note(line))
+
+
+def _resolver_note(line: bytes) -> bool:
+    stripped = line.lstrip()
+    return stripped.startswith(b"#") and (line[:1].isspace() or stripped.startswith(b"# devtools lock:"))
 
 
 BUILT_HERE = "built here"

@@ -1,5 +1,5 @@
 """Prebuilt images from the team registry, against a real Distribution registry (login required):
-a fresh copy of the checkout comes up from it without a build step; a requirements change rebuilds
+a fresh copy of the checkout comes up from it without a build step; a lock change rebuilds
 from that layer on; with the registry stopped, `up` builds locally and says why. And the progress
 view: a compact live view in a pseudo-terminal, plain lines elsewhere, the full log with -v.
 
@@ -115,11 +115,12 @@ def test_a_fresh_checkout_comes_up_from_the_registry_without_building(registry: 
         checkout.devtools("down", "-v")
 
 
-def test_a_requirements_change_rebuilds_from_that_layer_on(registry: RegistryServer, tmp_path: Path) -> None:
+def test_a_lock_change_rebuilds_from_that_layer_on(registry: RegistryServer, tmp_path: Path) -> None:
     checkout = fresh_checkout(tmp_path, registry, free_port())
-    requirements = tmp_path / "docker" / "mlflow" / "requirements.txt"
-    # Unique per run: the engine's build cache may hold an earlier run's change (a warm machine).
-    requirements.write_text(requirements.read_text() + f"# a change to the requirements {uuid.uuid4()}\n")
+    lock = tmp_path / "locks" / "mlflow.linux-amd64.txt"  # what the image installs from (`devtools lock`)
+    # Unique per run: the engine's build cache may hold an earlier run's change (a warm machine). A line of
+    # its own counts in the fingerprint (only the resolver's notes do not), as a changed pin would.
+    lock.write_text(lock.read_text() + f"# a change to the lock {uuid.uuid4()}\n")
     try:
         up = checkout.devtools("-v", "up", "mlflow")  # -v: BuildKit's full log, to read the steps
         log = up.stdout + up.stderr
@@ -128,8 +129,8 @@ def test_a_requirements_change_rebuilds_from_that_layer_on(registry: RegistrySer
         # mlflow: the registry's image is the cache; the build starts at the changed file.
         imported = re.search(rf"#(\d+) \[mlflow\] importing cache manifest from {re.escape(registry.address)}/", log)
         assert imported and not re.search(rf"^#{imported.group(1)} ERROR", log, re.M), log[-4000:]
-        copy = re.search(r"#(\d+) \[mlflow deps 1/2\] COPY docker/mlflow/requirements.txt", log)
-        install = re.search(r"#(\d+) \[mlflow deps 2/2\] RUN .*pip install", log)
+        copy = re.search(r"#(\d+) \[mlflow deps 1/2\] COPY locks/mlflow\.linux-", log)
+        install = re.search(r"#(\d+) \[mlflow deps 2/2\] RUN .*install-locked", log)
         assert copy and install, log[-4000:]
         for step in (copy.group(1), install.group(1)):
             assert not re.search(rf"^#{step} CACHED", log, re.M)  # rebuilt: the layer that changed, and on

@@ -196,6 +196,8 @@ def test_edits_made_while_the_link_is_down_all_arrive(remote: RemoteStack, watch
 def test_a_requirements_change_rebuilds_on_the_remote_engine(remote: RemoteStack, watcher: Watcher) -> None:
     requirements = remote.root / "services" / "serving" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "six==1.17.*\n")
+    relocked = remote.devtools("lock", timeout=300)  # as a developer does: the image installs from its lock
+    assert relocked.returncode == 0, relocked.stderr
     wait_for(lambda: watcher.lines(r"^serving: (ok|FAILED).*rebuilt"), timeout=1200, interval=2)
     assert watcher.lines(r"^serving: ok .*rebuilt and recreated")
     wait_for(lambda: get_json(remote.url("serving", "/ready"))["status"] == "ready", timeout=180)

@@ -18,6 +18,7 @@ from testing.stack_harness import PROJECT, REPO, Stack, get_json, wait_for
 
 APP = REPO / "services" / "serving" / "app.py"
 REQUIREMENTS = REPO / "services" / "serving" / "requirements.txt"
+SERVING_LOCK = REPO / "locks" / "serving.linux-amd64.txt"  # what the serving image installs from
 HEALTH_LINE = '        return {"status": "ok"}'
 
 
@@ -61,6 +62,7 @@ def container_id(service: str) -> str:
 def watcher(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watcher]:
     wait_for(lambda: get_json(stack.url("serving", "/ready"))["status"] == "ready", timeout=120)
     original_app, original_requirements = APP.read_text(), REQUIREMENTS.read_text()
+    original_locks = {path: path.read_text() for path in (REPO / "locks").glob("*.txt")}
     running = Watcher(stack, tmp_path_factory.mktemp("watch") / "watch.log")
     try:
         yield running
@@ -71,6 +73,8 @@ def watcher(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             # The checkout is the developer's: its files come back even when stopping the watcher failed.
             APP.write_text(original_app)
             REQUIREMENTS.write_text(original_requirements)
+            for path, text in original_locks.items():
+                path.write_text(text)
             for leftover in (REPO / "services" / "serving").glob("_burst_*.py"):
                 leftover.unlink()
 
@@ -126,11 +130,13 @@ def test_burst_of_a_thousand_files_gives_at_most_one_restart(stack: Stack, watch
     assert watcher.lines(r"^training: ") == []
 
 
-def test_requirements_touch_does_nothing(stack: Stack, watcher: Watcher) -> None:
+def test_a_touched_lock_or_its_resolver_notes_do_nothing(stack: Stack, watcher: Watcher) -> None:
+    """A relock rewrites every lock's notes (`via` lines, the inputs digest) even when an image's packages
+    stay the same: that image must not be rebuilt."""
     before = len(watcher.output())
     serving = container_id("serving")
-    os.utime(REQUIREMENTS)
-    REQUIREMENTS.write_text(REQUIREMENTS.read_text() + "\n# a comment is not a dependency\n")
+    os.utime(SERVING_LOCK)
+    SERVING_LOCK.write_text(SERVING_LOCK.read_text().replace("    # via", "    #   via", 1) + "\n")
     time.sleep(1.0)  # past the debounce: the touch and the edit make their own batch
     # A change the watcher must act on, made after them: once it is live, the watcher has judged the two
     # before it (it handles batches in order). A watcher that died, or never saw them, fails here.
@@ -141,18 +147,21 @@ def test_requirements_touch_does_nothing(stack: Stack, watcher: Watcher) -> None
     wait_for(lambda: any(re.search(restarted, line) for line in watcher.output()[before:].splitlines()), timeout=15)
     wait_for(lambda: get_json(stack.url("serving", "/health")).get("probe") == marker, timeout=15, interval=0.05)
     since = watcher.output()[before:].splitlines()
-    assert [line for line in since if "requirements" in line or "rebuild" in line] == [], since
+    assert [line for line in since if "locks/" in line or "rebuild" in line] == [], since
     assert [line for line in since if "-> restart" in line] == [line for line in since if "app.py changed" in line]
     assert container_id("serving") == serving  # not rebuilt, not recreated
 
 
 def test_requirements_change_rebuilds_only_serving(stack: Stack, watcher: Watcher) -> None:
+    """A requirement added and relocked, as a developer does: every lock is rewritten (its notes), only
+    serving's packages change, and only serving is rebuilt."""
     others = {service: container_id(service) for service in ("mlflow", "training")}
     serving_before = container_id("serving")
     REQUIREMENTS.write_text(REQUIREMENTS.read_text() + "six==1.17.*\n")
+    stack.devtools("lock", timeout=300)
     wait_for(
-        lambda: watcher.lines(r"^serving: services/serving/requirements\.txt changed \(\w+ -> \w+\) -> rebuild$"),
-        timeout=15,
+        lambda: watcher.lines(r"^serving: locks/serving\.linux-amd64\.txt changed \(\w+ -> \w+\) -> rebuild$"),
+        timeout=30,
     )
     wait_for(lambda: watcher.lines(r"^serving: (ok|FAILED).*rebuilt"), timeout=900, interval=2)
     assert watcher.lines(r"^serving: ok .*rebuilt and recreated")
