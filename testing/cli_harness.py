@@ -121,7 +121,7 @@ def stack_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     for name in ("docker-compose.yml", "docker-compose.dev.yml"):
         shutil.copy(REPO / name, root / name)
-    for tree in ("docker", "services"):
+    for tree in ("docker", "services", "locks"):
         # Tool caches (.mypy_cache can be 100+ MB) are not build inputs; copied per test they fill the disk.
         shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
     monkeypatch.setenv("DEVTOOLS_ROOT", str(root))
@@ -138,6 +138,9 @@ def recorded_config(root: Path, variant: str = "dev") -> str:
 @pytest.fixture
 def docker(stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDocker]:
     fake = FakeDocker(stack_root)
+    # The engine knows no image or container a test did not name (devtools asks for provenance).
+    fake.respond(lambda argv: argv[1:3] in (["image", "inspect"], ["container", "inspect"]), stdout="[]", returncode=1)
+    fake.respond_to(["ps", "-q"], stdout="")  # no container's id, unless a test names one
     fake.respond_to(["config"], stdout=recorded_config(stack_root))
     monkeypatch.setattr(proc, "run", fake.run)
     monkeypatch.setattr(proc, "exec_", fake.exec_)

@@ -8,6 +8,8 @@ skip) in an environment without the training requirements.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,6 +103,20 @@ def digits_trained(digits_config: TrainConfig, client: MlflowClient) -> TrainRes
     """digits_config trained once, for every test that reads what a training recorded: version 1, champion."""
     from training.train import train
 
-    result = train(digits_config)
+    # As devtools starts a job from a dirty checkout (devtools.jobs.provenance): the run records it.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in DIGITS_PROVENANCE.items():
+            env.setenv(name, value)
+        result = train(digits_config)
     assert result is not None  # None only on ranks other than 0 of a distributed job
     return result
+
+
+DIGITS_DIFF = "--- a/services/training/x.py\n+++ b/services/training/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+DIGITS_PROVENANCE = {
+    "DEVTOOLS_IMAGE": "127.0.0.1:5001/mlstack/training@sha256:" + "1" * 64,
+    "DEVTOOLS_IMAGE_ID": "sha256:" + "2" * 64,
+    "DEVTOOLS_GIT_COMMIT": "3" * 40,
+    "DEVTOOLS_GIT_DIRTY": "true",
+    "DEVTOOLS_SOURCE_DIFF": base64.b64encode(gzip.compress(DIGITS_DIFF.encode())).decode(),
+}

@@ -27,4 +27,4 @@ def seed(
     """Seed MLflow (the recipe's experiment, a finished run, its model @champion); does nothing when it is
     already seeded, unless --force."""
     argv = ["python", "-m", "training", "seed", *recipe_args(recipe), *(["--force"] if force else [])]
-    run_job(ComposeProject.dev(), "training", argv)
+    run_job(ComposeProject.dev(), "training", argv, provenance=True)

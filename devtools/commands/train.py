@@ -60,13 +60,20 @@ def train(
             project = choice.project
     if nodes > 1:
         from devtools.jobs import nodes as multi_node
+        from devtools.jobs.provenance import job_environment
         from devtools.models import mlflow_api, served
 
         # MLflow as this machine reaches it (a remote engine's through the SSH tunnel): a node that dies
         # with rank 0 leaves a run that only devtools can end.
         mlflow = served.origins(project).get(mlflow_api.SERVICE)
+        env = job_environment(project, "training", running=False)
         code = multi_node.run_nodes(
-            project, nodes, [*job, *strip_separator(args)], mlflow_url=mlflow, report=typer.echo
+            project.with_env(**env),
+            nodes,
+            [*job, *strip_separator(args)],
+            mlflow_url=mlflow,
+            report=typer.echo,
+            passed=sorted(env),
         )
         raise typer.Exit(code)
-    run_job(project, "training", [*job, *strip_separator(args)], running=running)
+    run_job(project, "training", [*job, *strip_separator(args)], running=running, provenance=True)

@@ -47,6 +47,7 @@ class ContainerFacts:
     status: str  # created, running, exited, ...
     exit_code: int
     finished_at: str  # RFC 3339; sorts in time order
+    image_id: str = ""  # sha256:... of the image it runs
     oom_killed: bool = False
     error: str = ""
     health: str | None = None  # healthy, unhealthy, starting; None without a health check
@@ -123,6 +124,7 @@ def _container(raw: Mapping[str, Any]) -> ContainerFacts:
     return ContainerFacts(
         name=str(raw.get("Name", "")).lstrip("/"),
         status=str(state.get("Status", "")),
+        image_id=str(raw.get("Image", "")),
         exit_code=int(state.get("ExitCode") or 0),
         finished_at=str(state.get("FinishedAt", "")),
         oom_killed=bool(state.get("OOMKilled")),

@@ -60,9 +60,16 @@ class Node:
 
 
 def run_nodes(
-    project: ComposeProject, count: int, job: Sequence[str], *, mlflow_url: str | None, report: Report
+    project: ComposeProject,
+    count: int,
+    job: Sequence[str],
+    *,
+    mlflow_url: str | None,
+    report: Report,
+    passed: Sequence[str] = (),
 ) -> int:
-    """Runs `job` (python -m training train ...) on `count` nodes; the job's exit code."""
+    """Runs `job` (python -m training train ...) on `count` nodes; the job's exit code. `passed`: more
+    variables of the project's environment every node gets (the job's provenance)."""
     job_id = f"{project.name}-train-{uuid.uuid4().hex[:8]}"
     nodes = [Node(index, f"{job_id}-node-{index}") for index in range(count)]
     endpoint = f"{nodes[0].container}:{RDZV_PORT}"
@@ -71,7 +78,7 @@ def run_nodes(
             argv = [*job, "--nnodes", str(count), "--node-rank", str(node.index)]
             argv += ["--rdzv-endpoint", endpoint, "--rdzv-id", job_id]
             project.run(
-                "run", "-d", "--name", node.container, "--label", f"devtools.train-job={job_id}", *_passed_env(),
+                "run", "-d", "--name", node.container, "--label", f"devtools.train-job={job_id}", *_passed_env(passed),
                 "--entrypoint", argv[0], "training", *argv[1:], capture=True,
             )  # fmt: skip
         report(f"train: {count} nodes ({', '.join(n.container for n in nodes)}), rendezvous at {endpoint}")
@@ -102,9 +109,10 @@ def run_nodes(
     )
 
 
-def _passed_env() -> list[str]:
-    """TRAINING_* settings of this shell reach every node (TRAINING_RDZV_TIMEOUT_S, ...)."""
-    return [flag for name in sorted(os.environ) if name.startswith("TRAINING_") for flag in ("-e", name)]
+def _passed_env(passed: Sequence[str]) -> list[str]:
+    """TRAINING_* settings of this shell reach every node (TRAINING_RDZV_TIMEOUT_S, ...), and `passed`."""
+    names = sorted({*(name for name in os.environ if name.startswith("TRAINING_")), *passed})
+    return [flag for name in names for flag in ("-e", name)]
 
 
 def _follow(node: Node, report: Report) -> None:

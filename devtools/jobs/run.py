@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from devtools.jobs.provenance import flags, job_environment
 from devtools.stack.project import ComposeProject
 
 
@@ -20,13 +21,24 @@ def strip_separator(args: Sequence[str] | None) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def run_job(project: ComposeProject, service: str, argv: Sequence[str], running: bool | None = None) -> NoReturn:
+def run_job(
+    project: ComposeProject,
+    service: str,
+    argv: Sequence[str],
+    running: bool | None = None,
+    *,
+    provenance: bool = False,
+) -> NoReturn:
     """Run argv in `service`: inside the running container, or a one-off container when it is down
-    (`running` when the caller already asked).
+    (`running` when the caller already asked). `provenance`: the job records an MLflow run, and is told
+    what made it (devtools.jobs.provenance).
 
     Never returns: this process becomes docker compose, so the job's exit code is devtools' exit code.
     """
-    if running if running is not None else service in project.running_services():
-        project.exec_("exec", *tty_flags(), service, *argv)
+    running = running if running is not None else service in project.running_services()
+    env = job_environment(project, service, running=running) if provenance else {}
+    project = project.with_env(**env)
+    if running:
+        project.exec_("exec", *tty_flags(), *flags(env), service, *argv)
     # A one-off container starts the service's dependencies (MLflow) and replaces its entrypoint.
-    project.exec_("run", "--rm", *tty_flags(), "--entrypoint", argv[0], service, *argv[1:])
+    project.exec_("run", "--rm", *tty_flags(), *flags(env), "--entrypoint", argv[0], service, *argv[1:])

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.provenance import lock_content
+
 from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
@@ -71,19 +73,13 @@ def fingerprint(root: Path, service: dict[str, Any]) -> str:
 
 
 def _content(file: Path, root: Path) -> bytes:
-    """A lock (locks/, `devtools lock`) counts without the notes its resolver writes (the indented `via`
-    lines, the inputs digest): a relock that changed another image's packages rewrites those in every
-    lock, and must not make this image stale or change its prebuilt tag. Its pins and hashes count, and
-    so does any other line."""
+    """A lock (locks/, `devtools lock`) counts without the notes its resolver writes (contract.provenance):
+    a relock that changed another image's packages rewrites those in every lock, and must not make this
+    image stale or change its prebuilt tag. Its pins and hashes count, and so does any other line."""
     data = file.read_bytes()
     if file.relative_to(root).parts[:1] != ("locks",):
         return data
-    return b"\n".join(line for line in data.splitlines() if not _resolver_note(line))
-
-
-def _resolver_note(line: bytes) -> bool:
-    stripped = line.lstrip()
-    return stripped.startswith(b"#") and (line[:1].isspace() or stripped.startswith(b"# devtools lock:"))
+    return lock_content(data.decode()).encode()
 
 
 BUILT_HERE = "built here"

@@ -1,6 +1,7 @@
 """Rank 0's side of `train`, the same for every recipe: one MLflow run with the params, each epoch's
 metrics, the data manifest and the model, a registered version, and the alias moved per --promote
-(training.promotion).
+(training.promotion), and what made it (training.provenance: the image, the lock, the source, the data,
+the hardware; the version carries the image and the lock too).
 The recipe (training/recipes) fits and logs the model; its signature is checked first, before the
 run starts, so a version serving could not type is never registered. Once the run is started, any
 failure ends it FAILED.
@@ -18,6 +19,7 @@ import mlflow
 from contract.nodes import NODES_ENV, run_started_line
 from mlflow import MlflowClient
 
+from training import provenance
 from training.config import TrainConfig
 from training.data import Prepared
 from training.errors import TrainingError
@@ -72,9 +74,8 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
                 # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
                 # the job (devtools train --nodes) learns its id here (contract.nodes) and ends it FAILED then.
                 print(run_started_line(run.info.run_id), file=sys.stderr, flush=True)
-            return _train_in_run(
-                _Job(recipe, config, data, device, world, signature), run.info.run_id, experiment.experiment_id
-            )
+            job = _Job(recipe, config, data, device, world, signature, provenance.collect())
+            return _train_in_run(job, run.info.run_id, experiment.experiment_id)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class _Job:
     device: Any
     world: World
     signature: Any  # mlflow.models.ModelSignature, checked servable
+    provenance: provenance.Provenance
 
 
 def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
@@ -101,6 +103,7 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
         }
     )
     mlflow.log_dict(data.manifest, "data/manifest.json")
+    provenance.record(job.provenance, data, str(config.data_dir), recipe.name)
 
     model, history = recipe.fit(data, config, device, world, _log_epoch)
     if not history:
@@ -109,7 +112,10 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
     if score is None:
         raise TrainingError(f"recipe {recipe.name} logged no {recipe.metric} (its metric) in its last epoch")
     version = _log_and_register(recipe, model, job.signature, data, config)
-    moved, reason = promote(MlflowClient(config.tracking_uri), config, recipe.metric, version, float(score))
+    client = MlflowClient(config.tracking_uri)
+    for key, value in job.provenance.version_tags().items():
+        client.set_model_version_tag(config.model_name, version, key, value)
+    moved, reason = promote(client, config, recipe.metric, version, float(score))
     # --promote challenger sets the challenger's alias, not --alias: the summary names the one it set.
     alias = config.challenger_alias if config.promote == "challenger" else config.alias
     mlflow.set_tags({"model_version": version, "alias": alias, "alias_moved": str(moved).lower()})

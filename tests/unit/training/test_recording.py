@@ -110,3 +110,34 @@ def test_failed_training_ends_the_run_failed(
         "python -m training train: error: training diverged: train loss is nan at epoch 1 (try a lower --lr)"
     )
     assert [r.info.status for r in runs_of(client, experiment)] == ["FAILED"]
+
+
+def test_the_run_and_its_version_record_what_made_them(
+    digits_trained: TrainResult, digits_config: TrainConfig, client: MlflowClient
+) -> None:
+    """contract.provenance: the image, the source (commit, dirty, the diff as an artifact), the data as a
+    dataset input with its digest, the hardware; the version carries the image and the source."""
+    from contract import provenance as keys
+
+    from testing.training_fixtures import DIGITS_DIFF, DIGITS_PROVENANCE
+
+    run = client.get_run(digits_trained.run_id)
+    tags = run.data.tags
+    assert tags[keys.IMAGE] == DIGITS_PROVENANCE["DEVTOOLS_IMAGE"]
+    assert tags[keys.IMAGE_ID] == DIGITS_PROVENANCE["DEVTOOLS_IMAGE_ID"]
+    assert (tags[keys.GIT_COMMIT], tags[keys.GIT_DIRTY], tags[keys.GIT_DIFF]) == ("3" * 40, "true", "recorded")
+    assert tags[keys.LOCK_SHA256] == "unknown"  # not in an image: no lock at /opt/venv, and none is guessed
+    assert tags[keys.HARDWARE_GPU_COUNT] == "0" and tags[keys.HARDWARE_CPU]
+    assert len(tags[keys.DATA_DIGEST]) == 64  # of the prepared arrays; data_sha256 is the source file's
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.digest == tags[keys.DATA_DIGEST][:32]
+    assert dataset.dataset.source_type == "local" and str(digits_config.data_dir) in dataset.dataset.source
+    assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == [keys.DATASET_CONTEXT]
+    diff = client.download_artifacts(digits_trained.run_id, keys.DIFF_ARTIFACT)
+    assert Path(diff).read_text() == DIGITS_DIFF
+    version = client.get_model_version(digits_config.model_name, digits_trained.version)
+    assert {key: version.tags.get(key) for key in (keys.IMAGE_ID, keys.GIT_COMMIT, keys.GIT_DIRTY)} == {
+        keys.IMAGE_ID: DIGITS_PROVENANCE["DEVTOOLS_IMAGE_ID"],
+        keys.GIT_COMMIT: "3" * 40,
+        keys.GIT_DIRTY: "true",
+    }

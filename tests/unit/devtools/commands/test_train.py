@@ -147,3 +147,22 @@ def test_train_gpus_rejects_a_bad_count(docker: FakeDocker, cli, value: str) -> 
     assert result.exit_code == 2
     assert "expected a number of GPUs" in result.output
     assert docker.execs == []
+
+
+def test_a_job_is_told_the_image_it_runs_in(docker: FakeDocker, stack_root: Path, cli) -> None:
+    """devtools.jobs.provenance: the running container's image, by its registry digest, goes to the job by
+    name only (`-e NAME`): the value travels in compose's environment, never on a command line."""
+    image_id, digest = "sha256:" + "a" * 64, "127.0.0.1:5001/mlstack/training@sha256:" + "b" * 64
+    docker.respond_to(["ps", "--status", "running"], stdout="mlflow\ntraining\n")
+    docker.respond_to(["ps", "-q", "training"], stdout="c0ffee\n")
+    docker.respond(
+        lambda argv: argv[1:4] == ["container", "inspect", "c0ffee"], stdout=json.dumps([{"Image": image_id}])
+    )
+    docker.respond(
+        lambda argv: argv[1:4] == ["image", "inspect", image_id],
+        stdout=json.dumps([{"Id": image_id, "RepoDigests": [digest]}]),
+    )
+    assert cli("train").exit_code == 0
+    (argv,) = docker.execs
+    assert argv[argv.index("exec") :][:6] == ["exec", "-T", "-e", "DEVTOOLS_IMAGE", "-e", "DEVTOOLS_IMAGE_ID"]
+    assert digest not in " ".join(argv)

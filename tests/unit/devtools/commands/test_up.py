@@ -51,7 +51,8 @@ def test_second_up_builds_nothing(docker: FakeDocker, cli) -> None:
 def test_dependency_change_rebuilds_only_that_service(docker: FakeDocker, stack_root: Path, cli) -> None:
     cli("up")
     docker.calls.clear()
-    (stack_root / "services/serving/requirements.txt").write_text("fastapi\nhttpx\n")
+    lock = stack_root / "locks/serving.linux-amd64.txt"
+    lock.write_text(lock.read_text() + "six==1.17.0 --hash=sha256:00\n")
     cli("up")
     assert docker.compose_calls()[1] == ["build", "serving"]
 

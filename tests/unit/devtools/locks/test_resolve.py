@@ -65,8 +65,9 @@ def test_the_packages_locks_share_have_one_version_everywhere() -> None:
                     versions[name][lock_set.name] = version
         differing = {name: by_lock for name, by_lock in versions.items() if len(set(by_lock.values())) > 1}
         assert differing == {}, differing
-        training, serving = pins(REPO / f"locks/training.{platform.replace('/', '-')}.txt"), pins(
-            REPO / f"locks/serving.{platform.replace('/', '-')}.txt"
+        training, serving = (
+            pins(REPO / f"locks/training.{platform.replace('/', '-')}.txt"),
+            pins(REPO / f"locks/serving.{platform.replace('/', '-')}.txt"),
         )
         shared = set(training) & set(serving)
         assert {"torch", "numpy", "cloudpickle", "mlflow"} <= shared
