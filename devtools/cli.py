@@ -29,6 +29,7 @@ from devtools.commands import (
     promote,
     ps,
     release,
+    repro,
     scan,
     seed,
     shell,
@@ -163,6 +164,7 @@ app.command("pipeline")(pipeline.pipeline)
 app.command("seed")(seed.seed)
 app.command("model")(model.model)
 app.command("promote")(promote.promote)
+app.command("repro")(repro.repro)
 app.command("notebook")(notebook.notebook)
 
 

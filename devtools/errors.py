@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     VULNERABLE = 10  # `scan` found fixable findings (`release` refuses them without --allow-vulnerable)
     PROMOTE_REFUSED = 11  # `promote`: no challenger, no data, a threshold failed, or the aliases moved meanwhile
     LOCK = 12  # `lock`: a lock does not match its inputs (--check), or its inputs cannot be resolved
+    REPRO = 13  # `repro`: no such run, no provenance, the image, commit or diff is not to be had
+    REPRO_MISMATCH = 14  # `repro --check`: a metric differs from the reproduced run's by more than 1e-6
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

@@ -1,6 +1,7 @@
 """The stack's MLflow, through its REST API (urllib: devtools never imports mlflow): the registered
-model aliases `devtools promote` reads, moves and deletes, and the runs a failed multi-node job leaves
-open. Every call devtools makes to MLflow goes through here.
+model aliases `devtools promote` reads, moves and deletes, the runs a failed multi-node job leaves
+open, and the runs (their record and their artifacts) `devtools repro` rebuilds. Every call devtools
+makes to MLflow goes through here.
 
 The server reads a GET's parameters from the query string and any other method's from a JSON body
 (mlflow/server/handlers.py, _get_request_message), DELETE included, as MLflow's own client sends them.
@@ -23,7 +24,39 @@ MODEL_ENDPOINT = "/api/2.0/mlflow/registered-models/get"
 ALIAS_ENDPOINT = "/api/2.0/mlflow/registered-models/alias"
 RUN_ENDPOINT = "/api/2.0/mlflow/runs/get"
 RUN_UPDATE_ENDPOINT = "/api/2.0/mlflow/runs/update"
+RUN_SEARCH_ENDPOINT = "/api/2.0/mlflow/runs/search"
+ARTIFACT_ENDPOINT = "/get-artifact"  # the server's own artifact download (the UI's), any artifact store
 OPEN_RUN_STATES = ("RUNNING", "SCHEDULED")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as MLflow answers it: its latest metrics, params and tags."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time_ms: int
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> RunRecord:
+        info, data = raw.get("info", {}), raw.get("data", {})
+
+        def pairs(kind: str) -> dict[str, Any]:
+            return {str(entry["key"]): entry.get("value") for entry in data.get(kind, []) if "key" in entry}
+
+        return cls(
+            run_id=str(info.get("run_id") or info.get("run_uuid") or ""),
+            experiment_id=str(info.get("experiment_id", "")),
+            status=str(info.get("status", "")),
+            start_time_ms=int(info.get("start_time") or 0),
+            metrics={key: float(value) for key, value in pairs("metrics").items()},
+            params={key: str(value) for key, value in pairs("params").items()},
+            tags={key: str(value) for key, value in pairs("tags").items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,40 @@ class MlflowApi:
     def delete_alias(self, model: str, alias: str) -> None:
         self._checked("DELETE", {"name": model, "alias": alias}, f"delete {model}@{alias}")
 
+    def run(self, run_id: str) -> RunRecord | None:
+        """The run; None when MLflow has no such run."""
+        try:
+            answer = self._call("GET", RUN_ENDPOINT, {"run_id": run_id}, f"read the run {run_id}")
+        except _Refused as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") and exc.status in (400, 404):
+                return None
+            raise exc.error() from exc
+        return RunRecord.parse(answer.get("run", {}))
+
+    def runs_tagged(self, experiment_id: str, tag: str, value: str) -> list[RunRecord]:
+        """The experiment's runs with tag=value, the newest first."""
+        body = {
+            "experiment_ids": [experiment_id],
+            "filter": f"tags.`{tag}` = '{value}'",
+            "order_by": ["attributes.start_time DESC"],
+            "max_results": 100,
+        }
+        try:
+            answer = self._call("POST", RUN_SEARCH_ENDPOINT, body, f"search the runs tagged {tag}={value}")
+        except _Refused as exc:
+            raise exc.error() from exc
+        return [RunRecord.parse(raw) for raw in answer.get("runs", [])]
+
+    def artifact(self, run_id: str, path: str) -> bytes | None:
+        """One artifact file of the run; None when the run has no such file."""
+        query = urlencode({"run_uuid": run_id, "path": path})
+        try:
+            return self._request("GET", f"{ARTIFACT_ENDPOINT}?{query}", None, f"download {path} of the run {run_id}")
+        except _Refused as exc:
+            if exc.status == 404 or exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise exc.error() from exc
+
     def run_status(self, run_id: str) -> str:
         """The run's status (RUNNING, FINISHED, FAILED, KILLED, SCHEDULED)."""
         try:
@@ -77,22 +144,34 @@ class MlflowApi:
         self.end_run(run_id, status, int(time.time() * 1000))
         return True
 
-    def _checked(self, method: str, body: dict[str, str], action: str) -> None:
+    def _checked(self, method: str, body: dict[str, Any], action: str) -> None:
         try:
             self._call(method, ALIAS_ENDPOINT, body, action)
         except _Refused as exc:
             raise exc.error() from exc
 
-    def _call(self, method: str, endpoint: str, params: dict[str, str], action: str) -> dict[str, Any]:
-        url, data, headers = f"{self.url}{endpoint}", None, {"Accept": "application/json"}
+    def _call(self, method: str, endpoint: str, params: dict[str, Any], action: str) -> dict[str, Any]:
         if method == "GET":
-            url = f"{url}?{urlencode(params)}"
+            endpoint, data = f"{endpoint}?{urlencode(params)}", None
         else:
-            data, headers["Content-Type"] = json.dumps(params).encode(), "application/json"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+            data = json.dumps(params).encode()
+        text = self._request(method, endpoint, data, action)
+        try:
+            parsed = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            raise DevtoolsError(
+                f"MLflow at {self.url} answered {method} {endpoint} with something other than JSON", ExitCode.FAILURE
+            ) from exc
+        return parsed if isinstance(parsed, dict) else {}
+
+    def _request(self, method: str, endpoint: str, data: bytes | None, action: str) -> bytes:
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.url}{endpoint}", data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
-                text = answer.read()
+                return bytes(answer.read())
         except urllib.error.HTTPError as exc:
             raise _Refused(self.url, action, exc.code, _error_body(exc)) from exc
         except (urllib.error.URLError, OSError) as exc:
@@ -101,13 +180,6 @@ class MlflowApi:
                 "start it with `devtools up`",
                 ExitCode.NOT_RUNNING,
             ) from exc
-        try:
-            parsed = json.loads(text) if text.strip() else {}
-        except ValueError as exc:
-            raise DevtoolsError(
-                f"MLflow at {self.url} answered {method} {endpoint} with something other than JSON", ExitCode.FAILURE
-            ) from exc
-        return parsed if isinstance(parsed, dict) else {}
 
 
 class _Refused(Exception):

@@ -108,6 +108,7 @@ class ComposeProject:
     env: Mapping[str, str] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
     remote: bool = False  # the engine is on another machine (facts.Engine.remote): the remote override
+    overrides: tuple[Path, ...] = ()  # generated Compose files merged last (`devtools repro`'s image and source)
 
     @classmethod
     def load(cls, variant: Variant = Variant.DEV, root: Path | None = None) -> ComposeProject:
@@ -151,10 +152,13 @@ class ComposeProject:
             names.append(GPU_FILE)
         if self.remote and self.variant is Variant.DEV:
             names.append(REMOTE_FILE)
-        return tuple(self.root / name for name in names)
+        return (*(self.root / name for name in names), *self.overrides)
 
     def with_gpu(self) -> ComposeProject:
         return replace(self, gpu=True)
+
+    def with_override(self, file: Path) -> ComposeProject:
+        return replace(self, overrides=(*self.overrides, file))
 
     def with_env(self, **env: str) -> ComposeProject:
         """The same project with more environment for Compose (interpolation: DEVTOOLS_TAG, ...)."""

@@ -21,6 +21,9 @@ GIT_COMMIT_ENV = "DEVTOOLS_GIT_COMMIT"
 GIT_DIRTY_ENV = "DEVTOOLS_GIT_DIRTY"  # "true" or "false"
 SOURCE_DIFF_ENV = "DEVTOOLS_SOURCE_DIFF"  # the uncommitted changes, gzip then base64 (DIFF_ENV_MAX at most)
 REPRO_OF_ENV = "DEVTOOLS_REPRO_OF"  # the run a `devtools repro` reproduces
+# `devtools repro`: the prepared data's digest the reproduced run trained on; training refuses other data
+# (its exit code for data, 3) before it starts a run.
+EXPECT_DATA_DIGEST_ENV = "DEVTOOLS_EXPECT_DATA_DIGEST"
 # Larger diffs are not passed: the run says so, and `devtools repro` refuses it (it could not rebuild it).
 DIFF_ENV_MAX = 96 * 1024  # under Linux's 128 KiB limit on one environment string
 # Where the image keeps the lock it installed (docker/base/install-locked).
@@ -39,7 +42,13 @@ HARDWARE_GPU = "provenance.hardware.gpu"
 HARDWARE_GPU_COUNT = "provenance.hardware.gpu_count"
 HARDWARE_DRIVER = "provenance.hardware.driver"
 REPRO_OF = "provenance.repro_of"
-VERSION_TAGS = (IMAGE, IMAGE_ID, LOCK_SHA256, GIT_COMMIT, GIT_DIRTY)
+# The `python -m training` arguments that train the same way (JSON list), data location included and
+# the tracking server left out: what `devtools repro` replays (with --promote never).
+COMMAND = "provenance.command"
+WORLD_SIZE = "provenance.world_size"  # ranks in the job; repro replays single-rank runs
+VERSION_TAGS = (IMAGE, IMAGE_ID, LOCK_SHA256, GIT_COMMIT, GIT_DIRTY, REPRO_OF)
+# What `devtools repro --check` names when the metrics differ: the conditions that may explain it.
+CONDITIONS = (IMAGE_ID, LOCK_SHA256, DATA_DIGEST, HARDWARE_CPU, HARDWARE_GPU, HARDWARE_GPU_COUNT, HARDWARE_DRIVER)
 
 DIFF_ARTIFACT = "provenance/source.diff"
 DIFF_RECORDED, DIFF_NONE, DIFF_TOO_LARGE, DIFF_UNKNOWN = "recorded", "none", "too large", "unknown"

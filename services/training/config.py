@@ -85,6 +85,18 @@ class TrainConfig:
     tags: Mapping[str, str] = field(default_factory=dict)
     progress: bool = True
 
+    def command(self) -> list[str]:
+        """The `python -m training` arguments that train with this configuration, the data location
+        included and the tracking server left out (the environment's): recorded on the run, replayed by
+        `devtools repro`. Every option the CLI's `train` takes for a field is here, so nothing falls back
+        to a default that may have changed."""
+        argv = ["train", "--recipe", self.recipe, "--data-dir", str(self.data_dir)]
+        argv += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--lr", repr(self.lr)]
+        argv += ["--seed", str(self.seed), "--device", self.device, "--experiment", self.experiment]
+        argv += ["--model-name", self.model_name, "--alias", self.alias, "--promote", self.promote]
+        argv += ["--challenger-alias", self.challenger_alias]
+        return argv
+
 
 @dataclass(frozen=True)
 class SeedConfig:

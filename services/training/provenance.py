@@ -18,12 +18,16 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from contract import provenance as keys
 
+from training.config import TrainConfig
+from training.errors import DataError
 from training.recipes import Prepared
 
 UNKNOWN = "unknown"
@@ -61,16 +65,39 @@ def collect(environ: dict[str, str] | None = None, lock: Path = Path(keys.IMAGE_
     return Provenance(tags, diff if dirty == "true" else None)
 
 
-def record(found: Provenance, data: Prepared, location: str, recipe: str) -> None:
-    """On the active run: the tags, the prepared data as a dataset input, the diff as an artifact."""
+def check_data(data: Prepared, environ: Mapping[str, str] | None = None) -> None:
+    """`devtools repro` names the data digest of the run it reproduces: other data is refused."""
+    expected = (os.environ if environ is None else environ).get(keys.EXPECT_DATA_DIGEST_ENV)
+    if expected and expected != data.digest:
+        raise DataError(
+            f"the prepared data's digest is {data.digest[:12]}, not the reproduced run's {expected[:12]}: "
+            "the data changed since (run the pipeline that made it, or restore it)"
+        )
+
+
+def record(found: Provenance, data: Prepared, config: TrainConfig, recipe: str, world_size: int) -> None:
+    """On the active run: the tags (and the command that trains the same way), the prepared data as a
+    dataset input, the diff as an artifact."""
     import mlflow
     from mlflow.data.numpy_dataset import from_numpy
 
-    mlflow.set_tags({**found.tags, keys.DATA_DIGEST: data.digest})
-    # MLflow keeps a dataset's digest in 36 characters: 128 bits of the data's digest (the tag has all of it).
-    dataset = from_numpy(
-        data.train.x, targets=data.train.y, source=location, name=f"{recipe}-prepared", digest=data.digest[:32]
+    location = str(config.data_dir)
+    mlflow.set_tags(
+        {
+            **found.tags,
+            keys.DATA_DIGEST: data.digest,
+            keys.COMMAND: json.dumps(config.command()),
+            keys.WORLD_SIZE: str(world_size),
+        }
     )
+    # MLflow keeps a dataset's digest in 36 characters: 128 bits of the data's digest (the tag has all of it).
+    with warnings.catch_warnings():
+        # A local path matches MLflow's local artifact source twice (it warns, then takes it): noise on
+        # stderr, where a job's one-line error must stay alone.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = from_numpy(
+            data.train.x, targets=data.train.y, source=location, name=f"{recipe}-prepared", digest=data.digest[:32]
+        )
     mlflow.log_input(dataset, context=keys.DATASET_CONTEXT)
     if found.diff is not None:
         mlflow.log_text(found.diff, keys.DIFF_ARTIFACT)

@@ -63,6 +63,8 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
     # A recipe bug, not a run: refused before the run starts, and before the other ranks train.
     signature = recipe.signature(data)
     check_servable(recipe.name, signature)
+    found = provenance.collect()
+    provenance.check_data(data)  # `devtools repro`: other data than the reproduced run's, no run at all
     mlflow.set_tracking_uri(config.tracking_uri)
     with mlflow_errors(config.tracking_uri, f"open experiment {config.experiment!r}"):
         experiment = mlflow.set_experiment(config.experiment)
@@ -74,7 +76,7 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
                 # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
                 # the job (devtools train --nodes) learns its id here (contract.nodes) and ends it FAILED then.
                 print(run_started_line(run.info.run_id), file=sys.stderr, flush=True)
-            job = _Job(recipe, config, data, device, world, signature, provenance.collect())
+            job = _Job(recipe, config, data, device, world, signature, found)
             return _train_in_run(job, run.info.run_id, experiment.experiment_id)
 
 
@@ -103,7 +105,7 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
         }
     )
     mlflow.log_dict(data.manifest, "data/manifest.json")
-    provenance.record(job.provenance, data, str(config.data_dir), recipe.name)
+    provenance.record(job.provenance, data, config, recipe.name, world.size)
 
     model, history = recipe.fit(data, config, device, world, _log_epoch)
     if not history:

@@ -97,6 +97,7 @@ def test_divergence_is_reported_once_not_with_its_echoes(cli: Cli, client: Mlflo
     done = _ddp(cli, experiment, unique("ddp-model"), "--lr", "1e9")
 
     assert done.returncode == EXIT_TRAINING
+    assert len(_without_progress(done.stderr)) == 1, done.stderr
     [line] = _without_progress(done.stderr)
     assert re.match(PREFIX + r"error: rank \d: training diverged", line), line  # every rank sees it
     assert [run.info.status for run in runs_of(client, experiment)] == ["FAILED"]

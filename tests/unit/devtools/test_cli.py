@@ -96,3 +96,13 @@ def test_bare_command_still_shows_the_help() -> None:
     done = subprocess.run([_console_script()], capture_output=True, text=True, timeout=60, check=False)
     assert "Usage: devtools [OPTIONS] COMMAND [ARGS]..." in done.stdout + done.stderr
     assert "error:" not in done.stdout + done.stderr
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import re
+
+    from devtools.errors import ExitCode
+
+    table = (REPO / "README.md").read_text().split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
+    assert {int(code) for code in ExitCode} <= documented

@@ -68,3 +68,26 @@ def test_compose_defaults_to_the_model_and_alias_training_registers(variable: st
     }
 
     assert {entry for entry in spelled if not entry.endswith(f": {default}")} == set()
+
+
+def test_a_configuration_s_command_parses_back_to_it() -> None:
+    """TrainConfig.command is what a run records and `devtools repro` replays: every field the CLI sets
+    comes back, none from a default."""
+    from pathlib import Path
+
+    from training.cli.parser import build_parser
+    from training.config import TrainConfig
+
+    config = TrainConfig(
+        data_dir=Path("/data/diabetes"), tracking_uri="http://mlflow:5000", recipe="diabetes", epochs=3,
+        batch_size=8, lr=1.5e-4, seed=11, device="cpu", experiment="e", model_name="m", alias="a",
+        promote="challenger", challenger_alias="c",
+    )  # fmt: skip
+    args = build_parser().parse_args(config.command())
+    parsed = {name: getattr(args, name) for name in ("recipe", "epochs", "batch_size", "lr", "seed", "device")}
+    parsed |= {name: getattr(args, name) for name in ("experiment", "model_name", "alias", "promote")}
+    assert parsed == {
+        "recipe": "diabetes", "epochs": 3, "batch_size": 8, "lr": 1.5e-4, "seed": 11, "device": "cpu",
+        "experiment": "e", "model_name": "m", "alias": "a", "promote": "challenger",
+    }  # fmt: skip
+    assert (args.challenger_alias, args.data_dir) == ("c", "/data/diabetes")

@@ -76,3 +76,16 @@ def test_on_ecs_the_task_metadata_names_the_image(task_metadata: str) -> None:
         collect({"ECS_CONTAINER_METADATA_URI_V4": task_metadata, keys.IMAGE_ID_ENV: "sha256:e"}).tags[keys.IMAGE_ID]
         == "sha256:e"
     )
+
+
+def test_repro_refuses_other_data_than_the_reproduced_run_s() -> None:
+    from types import SimpleNamespace
+
+    from training.errors import DataError
+    from training.provenance import check_data
+
+    data = SimpleNamespace(digest="a" * 64)
+    check_data(data, {})  # type: ignore[arg-type]  # not a repro: any data
+    check_data(data, {keys.EXPECT_DATA_DIGEST_ENV: "a" * 64})  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="not the reproduced run's bbbbbbbbbbbb"):
+        check_data(data, {keys.EXPECT_DATA_DIGEST_ENV: "b" * 64})  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ run FAILED; the same seed records the same metrics."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,6 +134,9 @@ def test_the_run_and_its_version_record_what_made_them(
     assert dataset.dataset.digest == tags[keys.DATA_DIGEST][:32]
     assert dataset.dataset.source_type == "local" and str(digits_config.data_dir) in dataset.dataset.source
     assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == [keys.DATASET_CONTEXT]
+    command = json.loads(tags[keys.COMMAND])
+    assert command[:3] == ["train", "--recipe", "digits"] and command[command.index("--seed") + 1] == "7"
+    assert tags[keys.WORLD_SIZE] == "1"
     diff = client.download_artifacts(digits_trained.run_id, keys.DIFF_ARTIFACT)
     assert Path(diff).read_text() == DIGITS_DIFF
     version = client.get_model_version(digits_config.model_name, digits_trained.version)
