@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from devtools import __version__, proc
 from devtools.commands import (
+    backup,
     build,
     config,
     deploy,
@@ -30,6 +31,7 @@ from devtools.commands import (
     ps,
     release,
     repro,
+    restore,
     scan,
     seed,
     shell,
@@ -165,6 +167,8 @@ app.command("seed")(seed.seed)
 app.command("model")(model.model)
 app.command("promote")(promote.promote)
 app.command("repro")(repro.repro)
+app.command("backup")(backup.backup)
+app.command("restore")(restore.restore)
 app.command("notebook")(notebook.notebook)
 
 

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     LOCK = 12  # `lock`: a lock does not match its inputs (--check), or its inputs cannot be resolved
     REPRO = 13  # `repro`: no such run, no provenance, the image, commit or diff is not to be had
     REPRO_MISMATCH = 14  # `repro --check`: a metric differs from the reproduced run's by more than 1e-6
+    STORE_REFUSED = 15  # `restore`: a backup from a newer MLflow, or a store not empty without --replace
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

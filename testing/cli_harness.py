@@ -95,8 +95,14 @@ class FakeDocker:
         self.execs.append(list(argv))
         raise SystemExit(0)
 
-    def compose_calls(self) -> list[list[str]]:
-        return [compose_args(argv) for argv in self.calls if argv[:2] == ["docker", "compose"]]
+    def compose_calls(self, *, logs: bool = False) -> list[list[str]]:
+        """The compose subcommands run, in order; reading logs (`up` reads MLflow's start) only with logs=True."""
+        found = [compose_args(argv) for argv in self.calls if argv[:2] == ["docker", "compose"]]
+        return [args for args in found if logs or args[:1] != ["logs"]]
+
+    def changing_calls(self) -> list[list[str]]:
+        """Every argv but the reading of logs."""
+        return [argv for argv in self.calls if not (argv[:2] == ["docker", "compose"] and compose_args(argv)[:1] == ["logs"])]
 
 
 def compose_args(argv: Sequence[str]) -> list[str]:
@@ -141,6 +147,7 @@ def docker(stack_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDo
     # The engine knows no image or container a test did not name (devtools asks for provenance).
     fake.respond(lambda argv: argv[1:3] in (["image", "inspect"], ["container", "inspect"]), stdout="[]", returncode=1)
     fake.respond_to(["ps", "-q"], stdout="")  # no container's id, unless a test names one
+    fake.respond_to(["logs"], stdout="")  # services say nothing, unless a test says what
     fake.respond_to(["config"], stdout=recorded_config(stack_root))
     monkeypatch.setattr(proc, "run", fake.run)
     monkeypatch.setattr(proc, "exec_", fake.exec_)

@@ -1,5 +1,6 @@
 """devtools up: build what is missing or stale, start the dev stack, wait until it is healthy."""
 
+import datetime
 from typing import Annotated
 
 import typer
@@ -37,7 +38,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
-    from devtools.models import served
+    from devtools.models import served, store
     from devtools.registry import prebuilt
     from devtools.remote.site import site_of
     from devtools.stack.start import start  # build state and hashing: not needed for --help
@@ -53,14 +54,24 @@ def up(
         if choice.note:
             typer.echo(choice.note, err=True)
         project = choice.project
-    urls = start(
-        project,
-        services or [],
-        site=site_of(project),
-        source=prebuilt.source_for(project),
-        build=not no_build,
-        wait_timeout=wait_timeout,
-    )
+    since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        urls = start(
+            project,
+            services or [],
+            site=site_of(project),
+            source=prebuilt.source_for(project),
+            build=not no_build,
+            wait_timeout=wait_timeout,
+        )
+    except DevtoolsError as exc:
+        # MLflow refusing its store (written by a newer MLflow) is the one line worth more than "exited".
+        refused = store.refusal(store.said_on_start(project, since)) if "mlflow" in str(exc) else None
+        if refused is not None:
+            raise refused from exc
+        raise
+    for line in store.said_on_start(project, since):
+        typer.echo(f"mlflow: {line}")  # a migrated store, and the copy kept of it
     typer.echo(f"Stack '{project.name}' is up.")
     width = max((len(title) for _, title, _ in urls), default=0)
     for _, title, url in urls:

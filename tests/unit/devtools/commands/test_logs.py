@@ -16,7 +16,7 @@ def _allowed(docker: FakeDocker) -> None:
 
 def test_logs_follow_some_services(docker: FakeDocker, cli) -> None:
     assert cli("logs", "serving", "mlflow", "-f").exit_code == 0
-    assert docker.compose_calls() == [["logs", "--tail", "all", "--follow", "serving", "mlflow"]]
+    assert docker.compose_calls(logs=True) == [["logs", "--tail", "all", "--follow", "serving", "mlflow"]]
 
 
 def test_logs_unknown_service_maps_compose_error(docker: FakeDocker, cli) -> None:

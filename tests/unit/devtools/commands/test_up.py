@@ -21,7 +21,7 @@ def test_first_up_builds_every_image_then_starts_and_prints_urls(docker: FakeDoc
     result = cli("up")
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *DEV_FILES)
-    assert docker.calls == [
+    assert docker.changing_calls() == [
         [*prefix, "config"],
         [*prefix, "--progress", "json", "build", "base", "mlflow", "serving", "training"],
         [*prefix, *UP],
@@ -113,3 +113,27 @@ def test_wait_timeout_must_be_positive(docker: FakeDocker, cli) -> None:
     result = cli("up", "--wait-timeout", "0")
     assert result.exit_code == 2
     assert docker.calls == []
+
+
+def test_up_says_in_one_line_that_mlflow_migrated_its_store(docker: FakeDocker, cli) -> None:
+    said = "migrated the store from schema revision 1b5f0d9ad7c1 to dc11669786a5 (MLflow 3.17.2); the store"
+    docker.respond_to(["logs"], stdout=f"2026/12/07 mlflow-store: {said} before it is kept at /mlflow/x.backup\n")
+    result = cli("up")
+    assert result.exit_code == 0, result.output
+    assert f"mlflow: {said} before it is kept at /mlflow/x.backup\n" in result.stdout
+    (logs,) = [args for args in docker.compose_calls(logs=True) if args[0] == "logs"]
+    assert logs[:3] == ["logs", "--no-log-prefix", "--since"] and logs[-1] == "mlflow"
+
+
+def test_a_store_from_a_newer_mlflow_fails_up_with_mlflow_s_reason(docker: FakeDocker, cli) -> None:
+    refused = (
+        "the store is at schema revision ffffffffffff, which MLflow 3.17.2 does not know: a newer MLflow wrote it; "
+        "it is not touched (run the image of that MLflow, or restore a backup of this one)"
+    )
+    docker.respond_to(
+        ["up"], stderr="dependency failed to start: container mlstack-mlflow-1 exited (3)\n", returncode=1
+    )
+    docker.respond_to(["logs"], stdout=f"mlflow-store: {refused}\n")
+    result = cli("up")
+    assert result.exit_code == 15
+    assert result.output.strip().splitlines() == [f"devtools: mlflow: {refused}"]

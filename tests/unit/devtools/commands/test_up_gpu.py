@@ -41,7 +41,7 @@ def test_up_gpu_appends_the_override_to_every_compose_call(
     result = cli(*args)
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *GPU_FILES)
-    assert docker.calls == [[*prefix, "config"], [*prefix, *BUILD_ALL], [*prefix, *UP]]
+    assert docker.changing_calls() == [[*prefix, "config"], [*prefix, *BUILD_ALL], [*prefix, *UP]]
     assert "GPU usable: NVIDIA H100 80GB HBM3 (driver 580.159.04, CUDA 13.0)" in result.stderr
 
 
@@ -52,7 +52,7 @@ def test_up_gpu_then_a_service_name_is_not_taken_as_the_mode(
     result = cli("up", "--gpu", "training", "--no-build")
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *GPU_FILES)
-    assert docker.calls == [[*prefix, "config"], [*prefix, *UP, "--no-build", "training"]]
+    assert docker.changing_calls() == [[*prefix, "config"], [*prefix, *UP, "--no-build", "training"]]
 
 
 def test_up_gpu_without_a_gpu_fails_before_any_compose_call(
@@ -74,7 +74,7 @@ def test_up_gpu_auto_without_a_gpu_starts_the_cpu_stack_and_says_so(
     result = cli("up", "--gpu", "auto")
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *DEV_FILES)
-    assert docker.calls == [[*prefix, "config"], [*prefix, *BUILD_ALL], [*prefix, *UP]]
+    assert docker.changing_calls() == [[*prefix, "config"], [*prefix, *BUILD_ALL], [*prefix, *UP]]
     assert "--gpu auto: no usable GPU: host driver" in result.stderr and "starting on CPU" in result.stderr
 
 
