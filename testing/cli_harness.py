@@ -102,7 +102,11 @@ class FakeDocker:
 
     def changing_calls(self) -> list[list[str]]:
         """Every argv but the reading of logs."""
-        return [argv for argv in self.calls if not (argv[:2] == ["docker", "compose"] and compose_args(argv)[:1] == ["logs"])]
+        return [
+            argv
+            for argv in self.calls
+            if not (argv[:2] == ["docker", "compose"] and compose_args(argv)[:1] == ["logs"])
+        ]
 
 
 def compose_args(argv: Sequence[str]) -> list[str]:

@@ -41,6 +41,7 @@ class Recording:
     fixture: str  # path under tests/unit/fixtures/
     compose_files: tuple[str, ...]  # -f order, relative to the repository root
     header: str = ""  # comment lines put before the rendering
+    profiles: tuple[str, ...] = ()  # --profile each
 
 
 RECORDINGS = (
@@ -54,6 +55,7 @@ RECORDINGS = (
     Recording(
         "deploy/compose_config_prod_ecs.yml",
         ("docker-compose.yml",),
+        profiles=("*",),  # as the render asks: the one-off jobs a profile keeps out of `up` are deployed
         header=(
             "# `docker compose config` of docker-compose.yml, x-deploy and x-ecs blocks (deploy/README.md) included\n"
             "# (DEVTOOLS_ECS_* unset, so their defaults show); @ROOT@ stands for the repository root.\n"
@@ -85,6 +87,7 @@ def mark_root(rendered: str) -> str:
 
 def render(recording: Recording) -> str:
     files = [arg for name in recording.compose_files for arg in ("-f", str(REPO / name))]
+    files += [arg for profile in recording.profiles for arg in ("--profile", profile)]
     return recording.header + mark_root(_docker_compose("--project-directory", RENDER_ROOT, *files, "config"))
 
 

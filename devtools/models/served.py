@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from contract import provenance as keys
 from contract.status import Comparison, ModelStatus
 
 from devtools.errors import DevtoolsError, ExitCode
@@ -84,6 +85,23 @@ def describe(status: ModelStatus) -> str:
         return f"serving {name}@{alias}: no model loaded ({status.get('not_ready_reason') or 'starting'})"
     since = f"run {str(status.get('run_id'))[:12]}, loaded {status.get('loaded_at')}"
     return f"serving {name}@{alias}: version {status['version']} ({since})"
+
+
+def made_by(provenance: dict[str, str] | None) -> str | None:
+    """`made by: image ..., lock ..., commit ...` from a version's provenance tags; None without any."""
+    if not provenance:
+        return None
+    image = provenance.get(keys.IMAGE, "")
+    image = image if "@sha256:" in image else provenance.get(keys.IMAGE_ID, image)
+    parts = [f"image {image}"] if image and image != "unknown" else []
+    if provenance.get(keys.LOCK_SHA256, "unknown") != "unknown":
+        parts.append(f"lock {provenance[keys.LOCK_SHA256][:12]}")
+    commit = provenance.get(keys.GIT_COMMIT, "unknown")
+    if commit != "unknown":
+        parts.append(f"commit {commit[:12]}{'+diff' if provenance.get(keys.GIT_DIRTY) == 'true' else ''}")
+    if provenance.get(keys.REPRO_OF):
+        parts.append(f"reproduces {provenance[keys.REPRO_OF][:12]}")
+    return f"made by: {', '.join(parts)}" if parts else None
 
 
 def describe_challenger(status: ModelStatus) -> str | None:

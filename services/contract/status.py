@@ -48,6 +48,9 @@ class ModelStatus(TypedDict):
     run_id: str | None
     loaded_at: str | None
     signature: SignatureDescription | None
+    # What made the version, from its tags (contract.provenance.VERSION_TAGS); {} for a version
+    # registered before runs recorded it.
+    provenance: dict[str, str] | None
     not_ready_reason: str | None
     last_swap_error: str | None  # a newer version that was not swapped in, and why
     last_swap_error_version: str | None

@@ -50,6 +50,7 @@ def routes(settings: Settings, plane: DataPlane, batcher: MicroBatcher) -> APIRo
             "run_id": model.run_id if model else None,
             "loaded_at": iso_utc(model.loaded_at) if model else None,
             "signature": describe_signature(model.pyfunc.metadata.signature) if model else None,
+            "provenance": dict(model.provenance) if model else None,
             "not_ready_reason": slot.status.not_ready_reason,
             "last_swap_error": slot.status.last_swap_error,
             "last_swap_error_version": slot.status.last_swap_error_version,

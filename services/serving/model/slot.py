@@ -22,6 +22,7 @@ class LoadedModel:
     pyfunc: Any  # mlflow.pyfunc.PyFuncModel
     input_example: Any
     loaded_at: float = field(default_factory=time.time)
+    provenance: dict[str, str] = field(default_factory=dict)  # what made the version (contract.provenance)
 
 
 @dataclass

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from contract.provenance import VERSION_TAGS
 
 from serving.model.slot import LoadedModel
 from serving.settings import Settings
@@ -20,6 +22,7 @@ class AliasTarget:
     run_id: str
     source: str
     alias: str = ""
+    provenance: dict[str, str] = field(default_factory=dict)  # the version's contract.provenance tags
 
 
 class AliasNotSet(LookupError):
@@ -45,7 +48,14 @@ class ModelStore:
             if error.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST") and "not found" in str(error):
                 raise AliasNotSet(f"no version of {self.settings.model_name} holds @{alias}") from error
             raise
-        return AliasTarget(version=str(mv.version), run_id=str(mv.run_id), source=str(mv.source), alias=alias)
+        tags = dict(mv.tags or {})
+        return AliasTarget(
+            version=str(mv.version),
+            run_id=str(mv.run_id),
+            source=str(mv.source),
+            alias=alias,
+            provenance={key: str(tags[key]) for key in VERSION_TAGS if key in tags},
+        )
 
     def local_copy(self, target: AliasTarget) -> Path:
         """The version's artifacts on local disk, downloaded once: a restart does not download again."""
@@ -82,6 +92,7 @@ class ModelStore:
             run_id=target.run_id,
             pyfunc=pyfunc,
             input_example=_input_example(pyfunc, path),
+            provenance=dict(target.provenance),
         )
 
 

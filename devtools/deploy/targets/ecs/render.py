@@ -76,7 +76,8 @@ def run(options: Options, *, out: Path | None, env_file: Path | None, release: P
         if options.tag and options.tag != released.tag:
             raise DevtoolsError(f"--tag {options.tag} with --release of {released.tag}: give one", ExitCode.USAGE)
         options = replace(options, tag=released.tag)
-    project = ComposeProject.prod()
+    # Every profile: a one-off job that a profile keeps out of `up` (mlflow-migrate) is deployed all the same.
+    project = replace(ComposeProject.prod(), profiles=("*",))
     # As in Compose, the shell environment wins over the env file; its values also reach `${...}`
     # interpolation in the Compose file (x-ecs included).
     extra = {key: value for key, value in (file_env.values if file_env else {}).items() if key not in os.environ}

@@ -92,6 +92,24 @@ def test_model_says_what_serving_serves_and_the_last_swap_error(
     assert data["version"] == "3" and data["alias"] == "champion" and data["url"] == f"http://127.0.0.1:{serving}"
 
 
+def test_model_shows_what_made_the_served_version(docker: FakeDocker, cli, stack_root: Path, serving: int) -> None:
+    docker.respond_to(["config"], stdout=recorded_config(stack_root, "dev").replace("8080", str(serving)))
+    _Serving.answer = {
+        "name": "digits-classifier", "alias": "champion", "version": "3", "run_id": "a" * 32,
+        "loaded_at": "2026-12-05T16:00:00+00:00", "not_ready_reason": None, "last_swap_error": None,
+        "provenance": {
+            "provenance.image": "127.0.0.1:5001/mlstack/training@sha256:" + "b" * 64,
+            "provenance.image_id": "sha256:" + "c" * 64, "provenance.lock_sha256": "d" * 64,
+            "mlflow.source.git.commit": "e" * 40, "provenance.git_dirty": "true",
+        },
+    }  # fmt: skip
+    assert cli("model").stdout.splitlines()[1] == (
+        f"  made by: image 127.0.0.1:5001/mlstack/training@sha256:{'b' * 64}, lock {'d' * 12}, commit {'e' * 12}+diff"
+    )
+    _Serving.answer["provenance"] = {}  # a version registered before runs recorded it
+    assert cli("model").stdout.splitlines()[1] == "last swap error: none"
+
+
 def test_model_names_the_challenger_and_why_there_is_none(
     docker: FakeDocker, cli, stack_root: Path, serving: int
 ) -> None:

@@ -84,7 +84,10 @@ def test_every_document_passes_botocore_validation(config: Any) -> None:
     rendered = run(config())
     assert validate.errors(rendered.documents) == []
     assert REQUIRED_OPERATIONS <= {(d.service_model, d.operation) for d in rendered.documents}
+    # the migration job is in a profile: the render asks for every profile (the ECS recording has it)
+    migrate = ["mlflow-migrate.task-definition.json"] if "mlflow-migrate" in config()["services"] else []
     assert sorted(d.filename for d in rendered.documents) == [
+        *migrate,
         "mlflow.service.json",
         "mlflow.target-group.json",
         "mlflow.task-definition.json",
@@ -245,7 +248,8 @@ def render_with_env_file(path: Path) -> Rendered:
     # Compose interpolates ${DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN} into x-ecs.secrets; the config
     # was recorded with it unset, so put the file's value where Compose would.
     secret_arn = file.values["DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN"]
-    raw["services"]["mlflow"]["x-deploy"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
+    for service in ("mlflow", "mlflow-migrate"):
+        raw["services"][service]["x-deploy"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
     return render(ComposeConfig(raw), resolve(Options(), {}, project="mlstack", tag="abc1234", env_file=file))
 
 
