@@ -14,7 +14,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from training.cli.commands import resolve_recipe_defaults
 from training.cli.parser import PROG
@@ -36,8 +36,10 @@ def run_command(args: argparse.Namespace) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM)
+    previous_hook = sys.unraisablehook
     if on_main_thread:
         signal.signal(signal.SIGTERM, _interrupt)
+        sys.unraisablehook = _redeliver_interrupt
     try:
         resolve_recipe_defaults(args)
         return handler(args)
@@ -57,6 +59,7 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         if on_main_thread and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
 
 
 def _quiet_libraries(debug: bool) -> None:
@@ -73,6 +76,18 @@ def _quiet_libraries(debug: bool) -> None:
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # SIGTERM (docker stop) unwinds like Ctrl-C, so an active MLflow run is ended FAILED.
     raise KeyboardInterrupt
+
+
+def _redeliver_interrupt(unraisable: Any) -> None:
+    """A SIGTERM that arrived while a finalizer (`__del__`) ran raised its KeyboardInterrupt there, where
+    Python can only print it ("Exception ignored in ...") and carry on: the job would run on, and the
+    output would carry a traceback. The signal is sent again instead, a moment later from another thread
+    (sent from here, it would be handled here), to be raised where it unwinds; again if it lands in a
+    finalizer again."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _fail(prog: str, exc: BaseException, debug: bool) -> int:

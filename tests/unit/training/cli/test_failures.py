@@ -139,3 +139,28 @@ def test_leave_exits_a_failed_worker_at_once(
         failures.leave(code)
 
     assert exited.value.args[0] == code if immediate else exited.value.code == code
+
+
+def test_a_sigterm_caught_in_a_finalizer_still_stops_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM while a `__del__` runs: its KeyboardInterrupt is raised there, where Python can only print
+    it; run_command sends the signal again, so the command still stops (130), with no traceback."""
+    import argparse
+    import gc
+    import signal
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises KeyboardInterrupt in here
+            time.sleep(0.05)
+
+    def handler(args: argparse.Namespace) -> int:
+        Finalized()
+        gc.collect()
+        for _ in range(200):  # the redelivered signal stops this loop
+            time.sleep(0.01)
+        return 0
+
+    args = argparse.Namespace(command="pipeline", handler=handler, recipe="digits", data_dir="/data")
+    assert failures.run_command(args) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "Exception ignored" not in err and "Traceback" not in err
