@@ -27,7 +27,7 @@ class ModelSpec:
         return {f"model_{key}": value for key, value in asdict(self).items()}
 
     def vit_config(self) -> ViTConfig:
-        return ViTConfig(  # type: ignore[no-untyped-call]
+        config = ViTConfig(
             image_size=IMAGE_SIZE,
             patch_size=self.patch_size,
             num_channels=1,
@@ -35,8 +35,10 @@ class ModelSpec:
             num_hidden_layers=self.num_hidden_layers,
             num_attention_heads=self.num_attention_heads,
             intermediate_size=self.intermediate_size,
-            num_labels=NUM_CLASSES,
         )
+        # transformers 5 types ViTConfig's own fields only; the label count is the base config's setter.
+        config.num_labels = NUM_CLASSES
+        return config
 
 
 class DigitsClassifier(nn.Module):
