@@ -103,7 +103,7 @@ def digits_trained(digits_config: TrainConfig, client: MlflowClient) -> TrainRes
     """digits_config trained once, for every test that reads what a training recorded: version 1, champion."""
     from training.train import train
 
-    # As devtools starts a job from a dirty checkout (devtools.jobs.provenance): the run records it.
+    # As devtools starts a job from a dirty checkout (devtools.models.provenance): the run records it.
     with pytest.MonkeyPatch.context() as env:
         for name, value in DIGITS_PROVENANCE.items():
             env.setenv(name, value)

@@ -60,7 +60,7 @@ def train(
             project = choice.project
     if nodes > 1:
         from devtools.jobs import nodes as multi_node
-        from devtools.jobs.provenance import job_environment
+        from devtools.models.provenance import job_environment
         from devtools.models import mlflow_api, served
 
         # MLflow as this machine reaches it (a remote engine's through the SSH tunnel): a node that dies

@@ -30,7 +30,7 @@ from contract import provenance as keys
 from devtools import proc
 from devtools.engine import inspect
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.jobs.provenance import flags
+from devtools.models.provenance import flags
 from devtools.jobs.run import tty_flags
 from devtools.models.mlflow_api import MlflowApi, RunRecord
 from devtools.stack.project import ComposeProject

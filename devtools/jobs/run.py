@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from devtools.jobs.provenance import flags, job_environment
+from devtools.models.provenance import flags, job_environment
 from devtools.stack.project import ComposeProject
 
 
@@ -31,7 +31,7 @@ def run_job(
 ) -> NoReturn:
     """Run argv in `service`: inside the running container, or a one-off container when it is down
     (`running` when the caller already asked). `provenance`: the job records an MLflow run, and is told
-    what made it (devtools.jobs.provenance).
+    what made it (devtools.models.provenance).
 
     Never returns: this process becomes docker compose, so the job's exit code is devtools' exit code.
     """

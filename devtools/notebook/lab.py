@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devtools import proc
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.models.provenance import flags, job_environment
 from devtools.remote.site import site_of
 from devtools.stack.project import ComposeProject
 
@@ -119,9 +120,13 @@ def execute(project: ComposeProject, path: Path, report: Callable[[str], None]) 
 
     timeout = os.environ.get(CELL_TIMEOUT_ENV)
     passed = ["--env", f"{CELL_TIMEOUT_ENV}={timeout}"] if timeout else []
+    # What made a run the notebook records through training's code (training.provenance reads it).
+    made = job_environment(with_notebook(project), SERVICE, running=False)
+    project = project.with_env(**made)
     argv = with_notebook(project).argv(
-        "run", "--rm", "-T", "--no-deps", *passed, "--entrypoint", "python", SERVICE, "-c", RUNNER.read_text(), inside
-    )
+        "run", "--rm", "-T", "--no-deps", *passed, *flags(made), "--entrypoint", "python", SERVICE, "-c",
+        RUNNER.read_text(), inside,
+    )  # fmt: skip
     done = proc.observe(argv, env=project.env, on_stdout=relay, on_stderr=relay)
     if done.returncode == 0:
         return

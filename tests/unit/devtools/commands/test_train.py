@@ -150,7 +150,7 @@ def test_train_gpus_rejects_a_bad_count(docker: FakeDocker, cli, value: str) -> 
 
 
 def test_a_job_is_told_the_image_it_runs_in(docker: FakeDocker, stack_root: Path, cli) -> None:
-    """devtools.jobs.provenance: the running container's image, by its registry digest, goes to the job by
+    """devtools.models.provenance: the running container's image, by its registry digest, goes to the job by
     name only (`-e NAME`): the value travels in compose's environment, never on a command line."""
     image_id, digest = "sha256:" + "a" * 64, "127.0.0.1:5001/mlstack/training@sha256:" + "b" * 64
     docker.respond_to(["ps", "--status", "running"], stdout="mlflow\ntraining\n")

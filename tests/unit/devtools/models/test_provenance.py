@@ -1,11 +1,11 @@
-"""devtools.jobs.provenance.source: the checkout's commit and its diff, with real git."""
+"""devtools.models.provenance.source: the checkout's commit and its diff, with real git."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from devtools.jobs.provenance import source
+from devtools.models.provenance import source
 
 
 def git(root: Path, *args: str) -> str:
