@@ -60,8 +60,8 @@ def train(
             project = choice.project
     if nodes > 1:
         from devtools.jobs import nodes as multi_node
-        from devtools.models.provenance import job_environment
         from devtools.models import mlflow_api, served
+        from devtools.models.provenance import job_environment
 
         # MLflow as this machine reaches it (a remote engine's through the SSH tunnel): a node that dies
         # with rank 0 leaves a run that only devtools can end.

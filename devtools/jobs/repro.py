@@ -30,9 +30,9 @@ from contract import provenance as keys
 from devtools import proc
 from devtools.engine import inspect
 from devtools.errors import DevtoolsError, ExitCode
-from devtools.models.provenance import flags
 from devtools.jobs.run import tty_flags
 from devtools.models.mlflow_api import MlflowApi, RunRecord
+from devtools.models.provenance import flags
 from devtools.stack.project import ComposeProject
 
 SERVICE = "training"
