@@ -136,6 +136,15 @@ def test_a_new_champion_swaps_under_load_with_no_failed_or_stale_answer(ecs_loca
     assert load.stale_after(old, new) == []
 
 
+def test_the_migration_task_checks_the_database_the_server_uses(ecs_local: EcsLocal) -> None:
+    """mlflow-migrate (`mlflow-store upgrade`) against the running server's PostgreSQL: it is at this
+    MLflow's schema, so nothing to do, exit 0 (an older one would be migrated; tests/integration)."""
+    done = ecs_local.run_local("--task", "mlflow-migrate")
+    assert done.returncode == 0, done.stderr[-2000:]
+    output = done.stdout + done.stderr
+    assert "task mlflow-migrate: exit 0" in output and "nothing to do" in output, output[-2000:]
+
+
 def broken_copy(ecs_local: EcsLocal, tmp_path: Path, workload: str, change: Any) -> Path:
     documents = tmp_path / "ecs"
     shutil.copytree(ecs_local.documents, documents)
@@ -151,7 +160,8 @@ def test_a_missing_secret_is_named_before_anything_starts(ecs_local: EcsLocal, t
     empty.write_text("# nothing\n")
     done = ecs_local.run_local("--secrets", str(empty))
     assert done.returncode == 2
-    assert "mlflow: secret MLFLOW_BACKEND_STORE_URI (arn:aws:secretsmanager:" in done.stderr
+    # every workload that reads it is named (the server and its migration task)
+    assert "mlflow, mlflow-migrate: secret MLFLOW_BACKEND_STORE_URI (arn:aws:secretsmanager:" in done.stderr
     assert "Traceback" not in done.stderr
 
 
