@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,6 +23,8 @@ def _healthy(docker: FakeDocker) -> None:
 @pytest.fixture
 def which_docker(monkeypatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}" if name == "docker" else None)
+    # This machine's own disk is not the test's to judge: the engine's disk is ample unless a test says.
+    monkeypatch.setattr("shutil.disk_usage", lambda path: SimpleNamespace(free=400 * 2**30))
 
 
 def test_all_checks_pass(docker: FakeDocker, cli, which_docker, monkeypatch) -> None:
