@@ -15,8 +15,6 @@ Compose override are removed whatever happens, and a run the job left open is en
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import shutil
 import time
@@ -223,7 +221,7 @@ def environment(recorded: Recorded, image_id: str) -> dict[str, str]:
         keys.EXPECT_DATA_DIGEST_ENV: recorded.data_digest,
     }
     if recorded.diff:
-        env[keys.SOURCE_DIFF_ENV] = base64.b64encode(gzip.compress(recorded.diff.encode(), mtime=0)).decode()
+        env[keys.SOURCE_DIFF_ENV] = keys.pack_diff(recorded.diff)
     return env
 
 

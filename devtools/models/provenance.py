@@ -10,8 +10,6 @@ the run says "too large" otherwise, never a partial one.
 
 from __future__ import annotations
 
-import base64
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +65,7 @@ def job_environment(project: ComposeProject, service: str, *, running: bool) -> 
     if found.commit is not None:
         env[keys.GIT_COMMIT_ENV] = found.commit
         env[keys.GIT_DIRTY_ENV] = "true" if found.diff else "false"
-        packed = base64.b64encode(gzip.compress(found.diff.encode(), mtime=0)).decode() if found.diff else ""
+        packed = keys.pack_diff(found.diff) if found.diff else ""
         if packed and len(packed) <= keys.DIFF_ENV_MAX:
             env[keys.SOURCE_DIFF_ENV] = packed
     return env

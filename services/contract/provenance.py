@@ -12,6 +12,8 @@ rule for a lock's digest.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 
 # Passed by devtools to the job's container (docker compose exec/run -e ...).
@@ -53,6 +55,19 @@ CONDITIONS = (IMAGE_ID, LOCK_SHA256, DATA_DIGEST, HARDWARE_CPU, HARDWARE_GPU, HA
 DIFF_ARTIFACT = "provenance/source.diff"
 DIFF_RECORDED, DIFF_NONE, DIFF_TOO_LARGE, DIFF_UNKNOWN = "recorded", "none", "too large", "unknown"
 DATASET_CONTEXT = "training"
+
+
+def pack_diff(diff: str) -> str:
+    """A diff as SOURCE_DIFF_ENV carries it: gzip (no timestamp: the same diff, the same value), base64."""
+    return base64.b64encode(gzip.compress(diff.encode(), mtime=0)).decode()
+
+
+def unpack_diff(packed: str) -> str | None:
+    """SOURCE_DIFF_ENV's diff; None when the value is not one pack_diff made."""
+    try:
+        return gzip.decompress(base64.b64decode(packed)).decode()
+    except (ValueError, OSError):  # binascii.Error is a ValueError
+        return None
 
 
 def is_resolver_note(line: str) -> bool:

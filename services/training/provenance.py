@@ -9,8 +9,6 @@ recorded as unknown, never guessed: a run from a bare `python -m training` says 
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import os
 import platform
@@ -131,12 +129,7 @@ def _image(env: dict[str, str]) -> tuple[str, str]:
 
 def _diff(env: dict[str, str]) -> str | None:
     packed = env.get(keys.SOURCE_DIFF_ENV)
-    if not packed:
-        return None
-    try:
-        return gzip.decompress(base64.b64decode(packed)).decode()
-    except (ValueError, OSError):
-        return None
+    return keys.unpack_diff(packed) if packed else None
 
 
 def _cpu_model() -> str:

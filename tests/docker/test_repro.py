@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from contract import provenance as keys
 
+from testing.locks import normalized, pins
 from testing.stack_harness import REPO, Stack, get_json
 
 PLATFORM = "linux-amd64"  # the machines this tier runs on
@@ -21,23 +22,18 @@ DEV_LOCKS = {"mlflow": ["mlflow"], "serving": ["serving"], "training": ["trainin
 
 
 def lock_pins(*names: str) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for name in names:
-        for line in (REPO / f"locks/{name}.{PLATFORM}.txt").read_text().splitlines():
-            if match := re.match(r"^([A-Za-z0-9_.\-]+)==([^ ;\\]+)", line):
-                pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
-    return pins
+    return pins(*(REPO / f"locks/{name}.{PLATFORM}.txt" for name in names))
 
 
 def image_pins(stack: Stack, service: str) -> dict[str, str]:
     """`pip freeze --all` in the running service, pip itself left out (the base venv's own)."""
     done = stack.compose("exec", "-T", service, "python", "-m", "pip", "freeze", "--all", timeout=120)
-    pins = {}
+    found = {}
     for line in done.stdout.splitlines():
         name, _, version = line.partition("==")
-        pins[re.sub(r"[-_.]+", "-", name).lower()] = version
-    pins.pop("pip", None)
-    return pins
+        found[normalized(name)] = version
+    found.pop("pip", None)
+    return found
 
 
 @pytest.mark.parametrize("service", sorted(DEV_LOCKS))

@@ -8,17 +8,13 @@ import shutil
 from pathlib import Path
 
 from devtools.locks import resolve
-from devtools.locks.sets import LOCK_SETS, joint_inputs
 from testing.cli_harness import REPO
+from testing.locks import copy_lock_inputs
 
 
 def test_every_lock_resolves_and_a_second_resolution_changes_nothing(tmp_path: Path) -> None:
-    for name in {*joint_inputs(), *(i for s in LOCK_SETS for i in s.inputs)}:
-        source = REPO / name.split("[", 1)[0]
-        (tmp_path / source.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, tmp_path / source.relative_to(REPO))
+    copy_lock_inputs(tmp_path)  # the locks too: the current versions, kept by the resolution
     shutil.copytree(REPO / "wheelhouse", tmp_path / "wheelhouse")
-    shutil.copytree(REPO / "locks", tmp_path / "locks")  # the current versions, kept by the resolution
     shown: list[str] = []
 
     written = resolve.resolve(tmp_path, ["linux/amd64"], upgrade=False, report=shown.append)

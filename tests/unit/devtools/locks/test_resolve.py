@@ -14,20 +14,12 @@ from typer.testing import CliRunner
 
 from devtools.cli import app
 from devtools.locks import resolve
-from devtools.locks.sets import LOCK_SETS, MLFLOW_SERVER, PLATFORMS, joint_inputs
+from devtools.locks.sets import LOCK_SETS, MLFLOW_SERVER, PLATFORMS
 from testing.cli_harness import REPO
+from testing.locks import PIN, copy_lock_inputs, pins
 
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 # PyPI's CUDA torch and what only it needs: the CUDA locks hold them, the CPU ones the `+cpu` build.
 CUDA_ONLY = re.compile(r"^(torch|triton|nvidia-.*|cuda-.*)$")
-
-
-def pins(path: Path) -> dict[str, str]:
-    found = {}
-    for line in path.read_text().splitlines():
-        if match := PIN.match(line):
-            found[re.sub(r"[-_.]+", "-", match.group(1).lower())] = match.group(2)
-    return found
 
 
 def lock_files() -> list[Path]:
@@ -74,12 +66,8 @@ def test_the_packages_locks_share_have_one_version_everywhere() -> None:
 
 
 def _copy(tmp_path: Path) -> Path:
-    """The locks and every input they are resolved from, as a checkout would have them."""
-    for name in {*joint_inputs(), *(i for s in LOCK_SETS for i in s.inputs)}:
-        source = REPO / name.split("[", 1)[0]
-        (tmp_path / source.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, tmp_path / source.relative_to(REPO))
-    shutil.copytree(REPO / "locks", tmp_path / "locks")
+    """The locks and every input they are resolved from, and the Compose files, as a checkout has them."""
+    copy_lock_inputs(tmp_path)
     for name in ("docker-compose.yml", "docker-compose.dev.yml"):
         shutil.copy(REPO / name, tmp_path / name)
     return tmp_path
