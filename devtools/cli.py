@@ -35,6 +35,7 @@ from devtools.commands import (
     scan,
     seed,
     shell,
+    sign,
     train,
     up,
     watch,
@@ -167,6 +168,7 @@ app.command("seed")(seed.seed)
 app.command("model")(model.model)
 app.command("promote")(promote.promote)
 app.command("repro")(repro.repro)
+app.command("sign")(sign.sign)
 app.command("backup")(backup.backup)
 app.command("restore")(restore.restore)
 app.command("notebook")(notebook.notebook)

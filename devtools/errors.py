@@ -22,6 +22,8 @@ class ExitCode(IntEnum):
     REPRO = 13  # `repro`: no such run, no provenance, the image, commit or diff is not to be had
     REPRO_MISMATCH = 14  # `repro --check`: a metric differs from the reproduced run's by more than 1e-6
     STORE_REFUSED = 15  # `restore`: a backup from a newer MLflow, or a store not empty without --replace
+    ACCESS_DENIED = 16  # MLflow refused the account: a wrong password (401) or a permission not granted (403)
+    SIGNING = 17  # `sign`, `promote`: no promotion key, a key that does not load, a version that cannot be signed
     INTERNAL = 70  # a bug in devtools (EX_SOFTWARE)
     INTERRUPTED = 130
 

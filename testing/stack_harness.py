@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -64,9 +65,32 @@ class Stack:
         return done
 
 
-def get_json(url: str, timeout: float = 10) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def get_json(url: str, timeout: float = 10, auth: tuple[str, str] | None = None) -> Any:
+    request = urllib.request.Request(url, headers=basic_auth(auth))
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def basic_auth(auth: tuple[str, str] | None) -> dict[str, str]:
+    if auth is None:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+
+
+def mlflow_auth(stack: Stack) -> tuple[str, str] | None:
+    """The account a stack's tests call its MLflow as (the prod stack has authentication): the env's."""
+    account = stack.env.get("MLFLOW_TRACKING_USERNAME")
+    return (account, stack.env.get("MLFLOW_TRACKING_PASSWORD", "")) if account else None
+
+
+def local_secret(name: str) -> str:
+    """A prod stack secret `devtools up --prod` made (.devtools/secrets/NAME)."""
+    return (REPO / ".devtools" / "secrets" / name).read_text().strip()
+
+
+def as_account(stack: Stack, account: str, password: str) -> Stack:
+    """The same stack, its MLflow called as `account` by the tests and by devtools."""
+    return Stack({**stack.env, "MLFLOW_TRACKING_USERNAME": account, "MLFLOW_TRACKING_PASSWORD": password})
 
 
 def alias_version(stack: Stack, model: str = "digits-classifier", alias: str = "champion") -> str | None:
@@ -74,7 +98,9 @@ def alias_version(stack: Stack, model: str = "digits-classifier", alias: str = "
     (MLflow answers 400 for a missing alias, 404 for a missing model)."""
     query = urllib.parse.urlencode({"name": model, "alias": alias})
     try:
-        found = get_json(stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?{query}"))
+        found = get_json(
+            stack.url("mlflow", f"/api/2.0/mlflow/registered-models/alias?{query}"), auth=mlflow_auth(stack)
+        )
     except urllib.error.HTTPError as error:
         if error.code in (400, 404):
             return None

@@ -76,11 +76,14 @@ def promote(
     Exit 11 when it does not promote: no challenger loaded, none of its requests scored yet (even with
     --force), a check failed (without --force), or the aliases moved since serving compared them. Exit 8
     when serving or MLflow does not answer, 7 when serving does not swap within --timeout.
+
+    With a promotion key (DEVTOOLS_SIGNING_KEY, or .devtools/signing/promotion-key.pem), the challenger's
+    version is signed before the alias moves (`devtools sign`); exit 17 when it cannot be signed.
     """
     import json
 
     from devtools.errors import DevtoolsError, ExitCode
-    from devtools.models import judging, mlflow_api, promotion, served
+    from devtools.models import judging, local_secrets, mlflow_api, promotion, served, signing
     from devtools.stack.project import ComposeProject
 
     urls = served.origins(ComposeProject.dev())
@@ -109,7 +112,14 @@ def promote(
 
     pair = judging.Pair.of(comparison)
     model, alias, version = pair.model, pair.champion_alias, str(pair.challenger)
-    previous = promotion.move_champion(mlflow_api.MlflowApi(served.published(urls, mlflow_api.SERVICE)), pair)
+    project = ComposeProject.dev()
+    api = local_secrets.mlflow_api(project, served.published(urls, mlflow_api.SERVICE))
+    key = signing.key_path(project.root)
+    if key.exists():  # the promotion path signs what it promotes (serving verifies it when given the key)
+        signed_by = signing.sign_version(api, model, version, key)
+        if not json_output:
+            typer.echo(f"signed: {model} version {version} with key {signed_by}")
+    previous = promotion.move_champion(api, pair)
     was = f"was {previous}" if previous else "no champion before"
     answered = promotion.wait_for_version(serving, version, timeout)
     show_json(promoted=True, forced=bool(failed), version=version, previous=previous, serving_version=answered)

@@ -38,7 +38,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
-    from devtools.models import served, store
+    from devtools.models import bootstrap, local_secrets, served, store
     from devtools.registry import prebuilt
     from devtools.remote.site import site_of
     from devtools.stack.start import start  # build state and hashing: not needed for --help
@@ -55,7 +55,24 @@ def up(
             typer.echo(choice.note, err=True)
         project = choice.project
     since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    if prod:
+        made = local_secrets.ensure(project.root)
+        if made:
+            typer.echo(f"prod stack secrets made in {local_secrets.folder(project.root)}: {', '.join(made)}", err=True)
     try:
+        if prod and (not services or served.SERVICE in services):
+            # Serving loads signed versions only: the seeded model is signed before serving is waited for.
+            start(
+                project,
+                ["seed"],
+                site=site_of(project),
+                source=prebuilt.source_for(project),
+                build=not no_build,
+                wait_timeout=wait_timeout,
+            )
+            said = bootstrap.sign_seeded(project)
+            if said:
+                typer.echo(said, err=True)
         urls = start(
             project,
             services or [],

@@ -9,13 +9,18 @@ The server reads a GET's parameters from the query string and any other method's
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from contract import credentials
 
 from devtools.errors import DevtoolsError, ExitCode
 
@@ -25,6 +30,11 @@ ALIAS_ENDPOINT = "/api/2.0/mlflow/registered-models/alias"
 RUN_ENDPOINT = "/api/2.0/mlflow/runs/get"
 RUN_UPDATE_ENDPOINT = "/api/2.0/mlflow/runs/update"
 RUN_SEARCH_ENDPOINT = "/api/2.0/mlflow/runs/search"
+VERSION_ENDPOINT = "/api/2.0/mlflow/model-versions/get"
+VERSION_TAG_ENDPOINT = "/api/2.0/mlflow/model-versions/set-tag"
+LOGGED_MODEL_ENDPOINT = "/api/2.0/mlflow/logged-models/"
+PROXIED = "mlflow-artifacts:/"
+PROXIED_ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"  # list (?path=) and download (/<path>)
 ARTIFACT_ENDPOINT = "/get-artifact"  # the server's own artifact download (the UI's), any artifact store
 OPEN_RUN_STATES = ("RUNNING", "SCHEDULED")
 
@@ -63,6 +73,70 @@ class RunRecord:
 class MlflowApi:
     url: str  # http://HOST:PORT, as published on this machine
     timeout_s: float = 10.0
+    # The account devtools calls as, where the server has authentication (the prod stack: the promoter).
+    account: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def model_version(self, model: str, version: str) -> dict[str, Any]:
+        """The version's record: source, run_id, tags ({"key": ..., "value": ...} pairs)."""
+        params = {"name": model, "version": version}
+        try:
+            answer = self._call("GET", VERSION_ENDPOINT, params, f"read version {version} of {model!r}")
+        except _Refused as exc:
+            raise exc.error() from exc
+        return dict(answer.get("model_version", {}))
+
+    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        body = {"name": model, "version": version, "key": key, "value": value}
+        try:
+            self._call("POST", VERSION_TAG_ENDPOINT, body, f"tag version {version} of {model!r} with {key}")
+        except _Refused as exc:
+            raise exc.error() from exc
+
+    def artifact_root(self, source: str) -> str:
+        """A version's source as the proxied artifact path it lives under (`1/models/m-.../artifacts`)."""
+        action = f"resolve the artifacts of {source}"
+        try:
+            if source.startswith("models:/m-"):
+                found = self._call("GET", LOGGED_MODEL_ENDPOINT + source[len("models:/") :], {}, action)
+                uri = str(found.get("model", {}).get("info", {}).get("artifact_uri", ""))
+            elif source.startswith("runs:/"):
+                run_id, _, sub = source[len("runs:/") :].partition("/")
+                found = self._call("GET", RUN_ENDPOINT, {"run_id": run_id}, action)
+                uri = str(found.get("run", {}).get("info", {}).get("artifact_uri", "")).rstrip("/") + "/" + sub
+            else:
+                uri = source
+        except _Refused as exc:
+            raise exc.error() from exc
+        if not uri.startswith(PROXIED):
+            raise DevtoolsError(f"{source}: artifacts at {uri or 'nowhere'}, not proxied by MLflow", ExitCode.FAILURE)
+        return uri[len(PROXIED) :].strip("/")
+
+    def download_tree(self, root: str, target: Path) -> list[str]:
+        """Every file under the proxied artifact path `root`, into `target`; their relative paths."""
+        files: list[str] = []
+        pending = [""]
+        while pending:
+            sub = pending.pop()
+            path = f"{root}/{sub}".rstrip("/")
+            try:
+                listing = self._call("GET", PROXIED_ARTIFACTS, {"path": path}, f"list the artifacts under {path}")
+            except _Refused as exc:
+                raise exc.error() from exc
+            for entry in listing.get("files", []):
+                name = f"{sub}/{entry['path']}".strip("/") if sub else str(entry["path"])
+                if entry.get("is_dir"):
+                    pending.append(name)
+                    continue
+                quoted = urllib.parse.quote(f"{root}/{name}")
+                try:
+                    data = self._request("GET", f"{PROXIED_ARTIFACTS}/{quoted}", None, f"download {name}")
+                except _Refused as exc:
+                    raise exc.error() from exc
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                (target / name).write_bytes(data)
+                files.append(name)
+        return sorted(files)
 
     def aliases(self, model: str) -> dict[str, str]:
         """The registered model's aliases and the versions they point at; {} when there is no such model.
@@ -166,6 +240,9 @@ class MlflowApi:
 
     def _request(self, method: str, endpoint: str, data: bytes | None, action: str) -> bytes:
         headers = {"Accept": "application/json"}
+        if self.account and self.password is not None:
+            token = base64.b64encode(f"{self.account}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         if data is not None:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(f"{self.url}{endpoint}", data=data, headers=headers, method=method)
@@ -173,7 +250,7 @@ class MlflowApi:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
                 return bytes(answer.read())
         except urllib.error.HTTPError as exc:
-            raise _Refused(self.url, action, exc.code, _error_body(exc)) from exc
+            raise _Refused(self.url, action, exc.code, _error_body(exc), self.account) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise DevtoolsError(
                 f"MLflow does not answer at {self.url} ({getattr(exc, 'reason', exc)}), so it could not {action}; "
@@ -185,13 +262,18 @@ class MlflowApi:
 class _Refused(Exception):
     """MLflow answered an HTTP error: its status, error code and message."""
 
-    def __init__(self, url: str, action: str, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, url: str, action: str, status: int, body: dict[str, Any], account: str | None = None) -> None:
         super().__init__(action)
-        self.url, self.action, self.status = url, action, status
+        self.url, self.action, self.status, self.account = url, action, status, account
         self.error_code = str(body.get("error_code") or "")
         self.message = " ".join(str(body.get("message") or "").split())
 
     def error(self) -> DevtoolsError:
+        if self.status in (401, 403):
+            return DevtoolsError(
+                f"{credentials.refusal(self.status, self.account, self.action)}; MLflow at {self.url}",
+                ExitCode.ACCESS_DENIED,
+            )
         said = ": ".join(part for part in (self.error_code, self.message[:300]) if part) or "no message"
         return DevtoolsError(
             f"MLflow at {self.url} refused to {self.action}: HTTP {self.status}, {said}", ExitCode.FAILURE

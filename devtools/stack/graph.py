@@ -22,7 +22,13 @@ def _closure(config: ComposeConfig, start: Iterable[str], neighbours: Callable[[
 
 def with_dependencies(config: ComposeConfig, names: Iterable[str]) -> list[str]:
     """`names` plus everything they depend on; every service when `names` is empty."""
-    return _closure(config, list(names) or config.services, lambda name: config.services[name].get("depends_on", {}))
+
+    def needs(name: str) -> list[str]:
+        # A dependency outside the config is one Compose skips: `required: false`, its profile not enabled
+        # (the dev stack's mlflow-access).
+        return [dep for dep in config.services[name].get("depends_on", {}) if dep in config.services]
+
+    return _closure(config, list(names) or config.services, needs)
 
 
 def with_build_bases(config: ComposeConfig, names: Iterable[str]) -> list[str]:

@@ -39,6 +39,14 @@ class ChallengerStatus(TypedDict):
     last_swap_error_version: str | None
 
 
+class SignedStatus(TypedDict):
+    """GET /model's `signed`: required (unsigned or altered versions are refused), verifying (checked when
+    signed, a bad signature refused), off (no trusted key: not verifying); the key that verified it."""
+
+    mode: str
+    signed_by: str | None
+
+
 class ModelStatus(TypedDict):
     """GET /model: the champion serving answers with, why none is ready, the last refused swap."""
 
@@ -51,6 +59,7 @@ class ModelStatus(TypedDict):
     # What made the version, from its tags (contract.provenance.VERSION_TAGS); {} for a version
     # registered before runs recorded it.
     provenance: dict[str, str] | None
+    signed: SignedStatus
     not_ready_reason: str | None
     last_swap_error: str | None  # a newer version that was not swapped in, and why
     last_swap_error_version: str | None

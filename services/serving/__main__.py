@@ -23,11 +23,14 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from contract import credentials
+
     from serving.settings import Settings, SettingsError
 
     try:
+        credentials.apply()  # the account's password from its secret, before MLflow is called
         Settings.from_env()  # a bad setting is one line and exit 2 here, not a traceback from the import
-    except (SettingsError, ValueError) as error:
+    except (SettingsError, ValueError, credentials.CredentialsError) as error:
         logging.getLogger("serving").error("%s", error)
         raise SystemExit(2) from None
     reload = os.environ.get("SERVING_RELOAD") == "1"

@@ -21,6 +21,9 @@ LATENCY = Histogram(
 MODEL_VERSION = Gauge("serving_model_version", "Registered model version being served", ["model", "alias"])
 SWAPS = Counter("serving_model_swaps_total", "Successful model swaps")
 SWAP_FAILURES = Counter("serving_model_swap_failures_total", "Versions that failed to load or smoke-test")
+SIGNATURE_REFUSALS = Counter(
+    "serving_model_signature_refusals_total", "Load attempts refused: a version unsigned, untrusted or altered"
+)
 
 # The champion and the challenger (serving/traffic): role is champion|challenger; path is answered (the
 # client got this answer) or shadow (scored off the response path); outcome is ok|error.

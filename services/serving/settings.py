@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.aliases import CHALLENGER, CHAMPION
+from contract.signing import public_key_blocks
 from contract.status import MODES, ChallengerMode
 
 
@@ -45,6 +47,10 @@ class Settings:
     agreement_tolerance: float = 0.05
     # How often the comparison is logged as metrics on the challenger's MLflow run.
     comparison_log_interval_s: float = 30.0
+    # Signed versions (serving/model/signature.py): the trusted public keys (PEM blocks), and whether a
+    # version without a good signature is refused (production) or served with /model saying so.
+    signing_public_keys: tuple[str, ...] = ()
+    signature_required: bool = False
 
     @property
     def follows_challenger(self) -> bool:
@@ -70,7 +76,55 @@ class Settings:
             challenger_max_failures=int(env.get("MODEL_CHALLENGER_MAX_FAILURES", "5")),
             agreement_tolerance=float(env.get("MODEL_AGREEMENT_TOLERANCE", "0.05")),
             comparison_log_interval_s=float(env.get("MODEL_COMPARISON_LOG_S", "30")),
+            signing_public_keys=_public_keys(env),
+            signature_required=_flag(env.get("MODEL_SIGNATURE_REQUIRED", "0"), "MODEL_SIGNATURE_REQUIRED"),
         )
+
+
+def _public_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """MODEL_SIGNING_PUBLIC_KEYS (PEM text), or the file MODEL_SIGNING_PUBLIC_KEYS_FILE names."""
+    text, variable = env.get("MODEL_SIGNING_PUBLIC_KEYS", ""), "MODEL_SIGNING_PUBLIC_KEYS"
+    path = env.get("MODEL_SIGNING_PUBLIC_KEYS_FILE", "")
+    if not text.strip() and path:
+        variable = "MODEL_SIGNING_PUBLIC_KEYS_FILE"
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
+    try:
+        keys = tuple(public_keys(text))
+    except ValueError as exc:
+        raise SettingsError(f"{variable}: {exc}") from None
+    if not keys and _flag(env.get("MODEL_SIGNATURE_REQUIRED", "0"), "MODEL_SIGNATURE_REQUIRED"):
+        raise SettingsError(
+            "MODEL_SIGNATURE_REQUIRED=1 but no public key is given (MODEL_SIGNING_PUBLIC_KEYS or its _FILE): "
+            "nothing could ever be served"
+        )
+    return keys
+
+
+def public_keys(text: str) -> list[str]:
+    """The PEM public keys in `text`, in order; ValueError for text that holds none or a broken one."""
+    from cryptography.hazmat.primitives import serialization
+
+    blocks = public_key_blocks(text)
+    if text.strip() and not blocks:
+        raise ValueError("no PEM public key (-----BEGIN PUBLIC KEY-----) in it")
+    for block in blocks:
+        try:
+            serialization.load_pem_public_key(block.encode())
+        except ValueError as exc:
+            raise ValueError(f"a public key that does not load ({' '.join(str(exc).split())[:120]})") from None
+    return blocks
+
+
+def _flag(text: str, variable: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{variable}={text!r}: expected 1 or 0")
 
 
 def _mode(text: str) -> ChallengerMode:

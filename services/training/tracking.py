@@ -7,6 +7,7 @@ is imported (seconds), so an unreachable one fails fast, and `probe` needs no ml
 from __future__ import annotations
 
 import os
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+from contract import credentials
 
 from training.errors import TrackingError, one_line
 
@@ -28,6 +31,10 @@ def configure_client() -> None:
     """Bound MLflow's HTTP retries (default: 7 retries with backoff, minutes) unless the user set them."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    try:
+        credentials.apply()  # the account's password from its secret (contract/credentials.py)
+    except credentials.CredentialsError as exc:
+        raise TrackingError(str(exc)) from None
 
 
 def probe(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
@@ -68,7 +75,20 @@ def mlflow_errors(uri: str, action: str) -> Iterator[None]:
         yield
     except (MlflowException, requests.RequestException) as exc:
         message = exc.message if isinstance(exc, MlflowException) else str(exc)
+        status = _http_status(exc, message)
+        if status in (401, 403):
+            refused = credentials.refusal(status, os.environ.get(credentials.USERNAME), action)
+            raise TrackingError(f"{refused}; MLflow at {uri}") from exc
         raise TrackingError(f"MLflow at {uri} failed to {action}: {one_line(message)[:300]}") from exc
+
+
+def _http_status(exc: Exception, message: str) -> int | None:
+    """The HTTP status of a refused call: the response's, or the one MLflow's REST client names."""
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return int(response.status_code)
+    match = re.search(r"\b(401|403)\b", message)
+    return int(match.group(1)) if match else None
 
 
 def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

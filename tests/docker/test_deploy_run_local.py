@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +19,19 @@ from typing import Any
 
 import boto3
 import pytest
+from dotenv import dotenv_values
 
+from devtools.models import signing
+from devtools.models.mlflow_api import MlflowApi
 from testing.serving_load import LoadClient
-from testing.stack_harness import PROD_TAG, REPO, Stack, get_json, wait_for
+from testing.stack_harness import PROD_TAG, REPO, Stack, basic_auth, get_json, wait_for
 
 PROJECT = "mlstack-ecstest"
 LOCAL = f"{PROJECT}-ecs-local"  # the Compose project run-local uses
 BUCKET = "mlstack-artifacts-local"
+# The local stand-ins' secret values (what ECS would read from Secrets Manager).
+SECRETS = {key: value or "" for key, value in dotenv_values(REPO / "deploy" / "local-secrets.env").items()}
+PROMOTER = ("promoter", SECRETS["MLSTACK_PROMOTER_PASSWORD"])
 HEALTHY = re.compile(r"^(\S+): healthy\s+(http://127\.0\.0\.1:\d+)$", re.M)
 
 
@@ -61,6 +69,9 @@ def ecs_local(prod_images: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def test_every_service_is_healthy_and_serving_loaded_the_seeded_model(ecs_local: EcsLocal) -> None:
     assert set(ecs_local.urls) == {"mlflow", "serving"}, ecs_local.first_output
     assert "task seed: exit 0" in ecs_local.first_output
+    # The accounts before the seed (it writes as training); the seeded version signed before serving waits.
+    assert "task mlflow-access: exit 0" in ecs_local.first_output
+    assert "signed the seeded digits-classifier version 1" in ecs_local.first_output
     assert "serving: ready: GET /ready answered 200" in ecs_local.first_output
     model = get_json(ecs_local.urls["serving"] + "/model")
     assert model["version"] == "1" and model["alias"] == "champion"
@@ -120,20 +131,67 @@ def test_mlflow_keeps_runs_in_postgres_and_artifacts_in_the_s3_stand_in(ecs_loca
 
 def test_a_new_champion_swaps_under_load_with_no_failed_or_stale_answer(ecs_local: EcsLocal) -> None:
     """The prod swap check against the ECS-parity run: the seed task again (`seed --force`, as a run-task
-    command override) registers and promotes a new version while clients keep asking."""
+    command override, with training's account) registers a new version and moves the alias while clients
+    keep asking. Unsigned, serving refuses it and keeps answering; signed by the promoter, it swaps."""
     serving = ecs_local.urls["serving"]
     old = get_json(serving + "/model")["version"]
     with LoadClient(serving + "/invocations", threads=4) as load:
         done = ecs_local.run_local("--task", "seed=seed --force")
         assert done.returncode == 0, done.stderr[-2000:]
         new = get_json(
-            ecs_local.urls["mlflow"] + "/api/2.0/mlflow/registered-models/alias?name=digits-classifier&alias=champion"
+            ecs_local.urls["mlflow"] + "/api/2.0/mlflow/registered-models/alias?name=digits-classifier&alias=champion",
+            auth=PROMOTER,
         )["model_version"]["version"]
         assert new != old
+        refused = wait_for(lambda: (s := get_json(serving + "/model"))["last_swap_error_version"] == new and s, 60)
+        assert refused["version"] == old and "not signed" in refused["last_swap_error"], refused
+        api = MlflowApi(ecs_local.urls["mlflow"], account=PROMOTER[0], password=PROMOTER[1])
+        signing.sign_version(api, "digits-classifier", new, signing.key_path(REPO))
         wait_for(lambda: any(r.version == new for r in load.results[-8:]), timeout=60)
     assert load.failures() == [], load.failures()[:5]
     assert len(load.results) > 50
     assert load.stale_after(old, new) == []
+
+
+def test_mlflow_refuses_anonymous_calls_and_each_account_gets_only_its_grants(ecs_local: EcsLocal) -> None:
+    mlflow = ecs_local.urls["mlflow"]
+    search = mlflow + "/api/2.0/mlflow/registered-models/search"
+    assert urllib.request.urlopen(mlflow + "/health", timeout=10).status == 200
+    for auth in (None, ("promoter", "wrong")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get_json(search, auth=auth)
+        assert refused.value.code == 401
+    serving = ("serving", SECRETS["MLSTACK_SERVING_PASSWORD"])
+    assert get_json(mlflow + "/api/2.0/mlflow/registered-models/get?name=digits-classifier", auth=serving)
+    body = json.dumps({"name": "digits-classifier", "alias": "champion", "version": "1"}).encode()
+    request = urllib.request.Request(
+        mlflow + "/api/2.0/mlflow/registered-models/alias",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", **basic_auth(serving)},
+    )
+    with pytest.raises(urllib.error.HTTPError) as forbidden:
+        urllib.request.urlopen(request, timeout=10)
+    assert forbidden.value.code == 403
+    # The users live in PostgreSQL beside the runs (MLFLOW_AUTH_DATABASE_URI), not on the task's disk.
+    users = subprocess.run(
+        [
+            "docker",
+            "exec",
+            f"{LOCAL}-postgres-1",
+            "psql",
+            "-h",
+            "/tmp",
+            "-U",
+            "mlflow",
+            "-tAc",
+            "select username from users",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert {"admin", "training", "serving", "promoter"} <= set(users), users
 
 
 def test_the_migration_task_checks_the_database_the_server_uses(ecs_local: EcsLocal) -> None:
@@ -161,7 +219,7 @@ def test_a_missing_secret_is_named_before_anything_starts(ecs_local: EcsLocal, t
     done = ecs_local.run_local("--secrets", str(empty))
     assert done.returncode == 2
     # every workload that reads it is named (the server and its migration task)
-    assert "mlflow, mlflow-migrate: secret MLFLOW_BACKEND_STORE_URI (arn:aws:secretsmanager:" in done.stderr
+    assert "mlflow, mlflow-access: secret MLFLOW_AUTH_ADMIN_PASSWORD (arn:aws:secretsmanager:" in done.stderr
     assert "Traceback" not in done.stderr
 
 

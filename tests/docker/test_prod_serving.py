@@ -13,16 +13,35 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import testing
 from testing.serving_load import LoadClient
-from testing.stack_harness import PROD_TAG, Stack, alias_version, free_port, get_json, wait_for
+from testing.stack_harness import (
+    PROD_TAG,
+    Stack,
+    alias_version,
+    as_account,
+    basic_auth,
+    free_port,
+    get_json,
+    local_secret,
+    mlflow_auth,
+    wait_for,
+)
 
 PROJECT = "mlstack-prodserve"
 IN_NETWORK_LOAD = Path(testing.__file__).with_name("in_network_load.py")
-STOPPED = "serving stopped:"  # serving's last log line (services/serving/metrics.py log_totals)
+STOPPED = "serving stopped:"
+SECRET_FILES = (
+    "mlflow-admin-password",
+    "mlflow-flask-secret-key",
+    "mlflow-training-password",
+    "mlflow-serving-password",
+    "mlflow-promoter-password",
+)  # serving's last log line (services/serving/metrics.py log_totals)
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +58,40 @@ def prod(prod_images: str) -> Iterator[Stack]:
     stack = Stack(env)
     stack.devtools("down", "--prod", "-v", check=False)
     stack.devtools("up", "--prod", "--no-build", "--wait-timeout", "600")
-    yield stack
+    # MLflow has authentication here: the tests (and devtools) call it as the promoter.
+    yield as_account(stack, "promoter", local_secret("mlflow-promoter-password"))
     stack.devtools("down", "--prod", "-v", check=False)
 
 
-def train_new_champion(stack: Stack) -> str:
-    """A new version under the alias, trained by the prod training image in the stack."""
+def train_unsigned(stack: Stack) -> str:
+    """A new version under the alias, trained and registered by the prod training image (its account)."""
     before = alias_version(stack)
     job = ["exec", "-T", "training", "python", "-m", "training", "train", "--epochs", "1", "--promote", "always"]
     stack.compose(*job, prod=True, timeout=600)
     new = alias_version(stack)
-    assert new != before, f"the alias stayed on version {before} after `train --promote always`"
+    assert new is not None and new != before, f"the alias stayed on version {before} after `train --promote always`"
     return new
+
+
+def train_new_champion(stack: Stack) -> str:
+    """A new version under the alias, signed by the promotion path (`devtools sign`)."""
+    new = train_unsigned(stack)
+    stack.devtools("sign", new, "--prod")
+    return new
+
+
+def model_status(stack: Stack) -> dict[str, Any]:
+    return dict(get_json(stack.url("serving", "/model")))
+
+
+def http_status(url: str, method: str = "GET", body: dict[str, Any] | None = None, auth: Any = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", **basic_auth(auth)}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=10):
+            return 200
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def requests_counted(stack: Stack, endpoint: str) -> float:
@@ -98,6 +139,86 @@ def test_unknown_paths_share_one_label(prod: Stack) -> None:
     text = urllib.request.urlopen(prod.url("serving", "/metrics"), timeout=10).read().decode()
     assert "no-such-route" not in text
     assert 'serving_requests_total{endpoint="unmatched",status="404"}' in text
+
+
+def test_anonymous_requests_are_refused_and_health_stays_open(prod: Stack) -> None:
+    assert http_status(prod.url("mlflow", "/health")) == 200  # the load balancer's check
+    assert http_status(prod.url("mlflow", "/")) == 401  # the UI
+    assert http_status(prod.url("mlflow", "/api/2.0/mlflow/experiments/search"), "POST", {"max_results": 1}) == 401
+    wrong = ("promoter", "not-the-password")
+    assert http_status(prod.url("mlflow", "/api/2.0/mlflow/registered-models/search"), auth=wrong) == 401
+
+
+def test_serving_account_reads_but_cannot_register_or_move_an_alias(prod: Stack) -> None:
+    serving = ("serving", local_secret("mlflow-serving-password"))
+    model, version = "digits-classifier", alias_version(prod)
+    alias_url = prod.url("mlflow", "/api/2.0/mlflow/registered-models/alias")
+    assert http_status(f"{alias_url}?name={model}&alias=champion", auth=serving) == 200
+    body = {"name": model, "alias": "champion", "version": version}
+    assert http_status(alias_url, "POST", body, auth=serving) == 403
+    create = prod.url("mlflow", "/api/2.0/mlflow/model-versions/create")
+    assert http_status(create, "POST", {"name": model, "source": "models:/m-x"}, auth=serving) == 403
+    # devtools says which account lacked which permission, in one line, with exit 16.
+    refused = as_account(prod, *serving).devtools("sign", str(version), "--prod", check=False)
+    assert refused.returncode == 16, refused.stderr
+    assert "MLflow refused account 'serving' the permission to" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_version_aliased_without_the_promotion_key_is_refused_under_load(prod: Stack) -> None:
+    """Training's account can move the alias (MLflow cannot tell registering from promoting), but cannot
+    sign: serving keeps the signed version, says why, counts it, and no request fails. Signed, it swaps."""
+    before = model_status(prod)["version"]
+    with LoadClient(prod.url("serving", "/invocations"), threads=4) as load:
+        new = train_unsigned(prod)
+        status = wait_for(lambda: (s := model_status(prod))["last_swap_error_version"] == new and s, timeout=30)
+        assert status["version"] == before and "not signed" in status["last_swap_error"], status
+        assert status["signed"]["mode"] == "required" and status["signed"]["signed_by"], status
+        metrics = urllib.request.urlopen(prod.url("serving", "/metrics"), timeout=10).read().decode()
+        assert re.search(r"^serving_model_signature_refusals_total [1-9]", metrics, re.M), metrics[-500:]
+        prod.devtools("sign", new, "--prod")
+        wait_for(lambda: any(r.version == new for r in load.results[-8:]), timeout=30)
+    assert load.failures() == [], load.failures()[:5]
+    assert load.stale_after(before, new) == []
+
+
+def test_an_artifact_changed_in_the_store_after_signing_is_refused(prod: Stack) -> None:
+    before = model_status(prod)["version"]
+    new = train_unsigned(prod)  # serving refuses it (unsigned) meanwhile
+    prod.devtools("sign", new, "--prod")
+    # The version's MLmodel, changed where MLflow keeps it (the volume), after the signature was made.
+    run_id = get_json(
+        prod.url("mlflow", f"/api/2.0/mlflow/model-versions/get?name=digits-classifier&version={new}"),
+        auth=mlflow_auth(prod),
+    )["model_version"]["run_id"]
+    script = f"import glob; p = [f for f in glob.glob('/mlflow/artifacts/**/MLmodel', recursive=True) if '{run_id}' in open(f).read()]; open(p[0], 'a').write('# changed')"  # noqa: E501
+    prod.compose("exec", "-T", "mlflow", "python", "-c", script, prod=True)
+    # serving was refusing it unsigned and has not cached it: it downloads the changed bytes now.
+    status = wait_for(
+        lambda: "changed after signing: MLmodel" in ((s := model_status(prod))["last_swap_error"] or "") and s,
+        timeout=60,
+    )
+    assert status["version"] == before, status
+
+
+def test_no_secret_value_in_configuration_images_or_runs(prod: Stack) -> None:
+    values = [local_secret(name) for name in SECRET_FILES]
+    containers = prod.compose("ps", "-aq", prod=True).stdout.split()
+    inspected = subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True, check=True).stdout
+    images = [f"mlstack/{name}:{PROD_TAG}" for name in ("mlflow", "serving", "training")]
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", *images[:1]], capture_output=True, text=True, check=True
+    ).stdout
+    for image in images[1:]:
+        history += subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True).stdout
+    runs = json.dumps(
+        get_json(
+            prod.url("mlflow", "/api/2.0/mlflow/runs/search?experiment_ids=1&max_results=50"), auth=mlflow_auth(prod)
+        )
+    )
+    for value in values:
+        assert value not in inspected and value not in history and value not in runs
+    # The promotion key never enters a container: no mount of it, nothing naming it in their environment.
+    assert "promotion-key" not in inspected and "DEVTOOLS_SIGNING_KEY" not in inspected
 
 
 def test_sigterm_under_load_loses_no_in_flight_request(prod: Stack) -> None:

@@ -14,6 +14,7 @@ from serving.http.invocations import invocation
 from serving.http.predict import PredictRequest, PredictRows, to_model_input
 from serving.http.serve import DataPlane
 from serving.model.batching import MicroBatcher
+from serving.model.signature import mode as signature_mode
 from serving.settings import Settings
 from serving.traffic.comparison import iso_utc
 
@@ -51,6 +52,10 @@ def routes(settings: Settings, plane: DataPlane, batcher: MicroBatcher) -> APIRo
             "loaded_at": iso_utc(model.loaded_at) if model else None,
             "signature": describe_signature(model.pyfunc.metadata.signature) if model else None,
             "provenance": dict(model.provenance) if model else None,
+            "signed": {
+                "mode": signature_mode(settings.signature_required, bool(settings.signing_public_keys)),
+                "signed_by": model.signed_by if model else None,
+            },
             "not_ready_reason": slot.status.not_ready_reason,
             "last_swap_error": slot.status.last_swap_error,
             "last_swap_error_version": slot.status.last_swap_error_version,

@@ -23,6 +23,7 @@ class LoadedModel:
     input_example: Any
     loaded_at: float = field(default_factory=time.time)
     provenance: dict[str, str] = field(default_factory=dict)  # what made the version (contract.provenance)
+    signed_by: str | None = None  # the trusted key its signature verified with; None: not verified
 
 
 @dataclass

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from contract.provenance import VERSION_TAGS
+from contract.signing import SIGNATURE_TAG
 
+from serving.model.signature import Verifier
 from serving.model.slot import LoadedModel
 from serving.settings import Settings
 
@@ -23,6 +25,7 @@ class AliasTarget:
     source: str
     alias: str = ""
     provenance: dict[str, str] = field(default_factory=dict)  # the version's contract.provenance tags
+    signature: str | None = None  # the version's signature bundle (contract.signing.SIGNATURE_TAG)
 
 
 class AliasNotSet(LookupError):
@@ -35,6 +38,7 @@ class ModelStore:
 
         self.settings = settings
         self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        self.verifier = Verifier(list(settings.signing_public_keys), settings.signature_required)
 
     def resolve_alias(self, alias: str | None = None) -> AliasTarget:
         """The version `alias` (default: the champion's) points at; AliasNotSet when none does."""
@@ -55,6 +59,7 @@ class ModelStore:
             source=str(mv.source),
             alias=alias,
             provenance={key: str(tags[key]) for key in VERSION_TAGS if key in tags},
+            signature=str(tags[SIGNATURE_TAG]) if tags.get(SIGNATURE_TAG) else None,
         )
 
     def local_copy(self, target: AliasTarget) -> Path:
@@ -83,6 +88,8 @@ class ModelStore:
         import mlflow.pyfunc
 
         path = self.local_copy(target)
+        # Before anything unpickles it: loading a model runs code from its artifacts.
+        signed_by = self.verifier.check(path, self.settings.model_name, target.version, target.signature)
         # CPU unless told otherwise: a CPU-exported model must not be moved to a GPU it never saw.
         pyfunc = mlflow.pyfunc.load_model(str(path), model_config={"device": "cpu"})
         return LoadedModel(
@@ -93,6 +100,7 @@ class ModelStore:
             pyfunc=pyfunc,
             input_example=_input_example(pyfunc, path),
             provenance=dict(target.provenance),
+            signed_by=signed_by,
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from serving import metrics
+from serving.model.signature import SignatureRefused
 from serving.model.slot import LoadedModel, ModelSlot
 from serving.model.smoke_test import smoke_test
 from serving.model.store import AliasNotSet, AliasTarget, ModelStore
@@ -26,6 +27,12 @@ log = logging.getLogger("serving.watcher")
 def one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text[:300]}"
+
+
+def _attempt(target: AliasTarget) -> tuple[str, str | None]:
+    """What a failed load is remembered by: the version and its signature, so a version signed (or signed
+    again) after it was refused is tried at the next poll, not after its backoff."""
+    return (target.version, target.signature)
 
 
 @dataclass
@@ -55,7 +62,7 @@ class AliasWatcher:
         # The other alias's slot: a version already loaded there (a promoted challenger) is reused
         # instead of loaded twice.
         self.peer = peer
-        self._failed: dict[str, _Backoff] = {}
+        self._failed: dict[tuple[str, str | None], _Backoff] = {}
         self._loop = Periodic(f"alias-watcher-{self.alias}", settings.poll_interval_s, self.poll_once, first_now=True)
 
     def start(self) -> None:
@@ -88,7 +95,7 @@ class AliasWatcher:
         current = self.slot.current
         if current is not None and current.version == target.version:
             return
-        backoff = self._failed.get(target.version)
+        backoff = self._failed.get(_attempt(target))
         if backoff and self.clock() < backoff.retry_at:
             return
         self._load_and_swap(target, backoff)
@@ -100,14 +107,16 @@ class AliasWatcher:
             smoke_test(model)
         except Exception as error:
             delay = min(backoff.delay_s * 2, self.settings.retry_max_s) if backoff else self.settings.retry_initial_s
-            self._failed[target.version] = _Backoff(delay, self.clock() + delay)
+            self._failed[_attempt(target)] = _Backoff(delay, self.clock() + delay)
             metrics.SWAP_FAILURES.inc()
+            if isinstance(error, SignatureRefused):
+                metrics.SIGNATURE_REFUSALS.inc()
             message = f"version {target.version} not swapped in: {one_line(error)}"
             self.slot.record_failure(target.version, message)
             log.error("%s (retry in %.0fs)", message, delay)
             return
         previous = self.slot.swap(model)
-        self._failed.pop(target.version, None)
+        self._failed.pop(_attempt(target), None)
         metrics.MODEL_VERSION.labels(model.name, model.alias).set(float(model.version))
         if previous is not None:
             metrics.SWAPS.inc()

@@ -240,7 +240,7 @@ def run_local(
     def report(line: str) -> None:
         print(line, flush=True)
 
-    tasks = [spec for spec in (task if task is not None else [running.DEFAULT_TASK]) if spec.strip()]
+    tasks = [spec for spec in (task if task is not None else list(running.DEFAULT_TASKS)) if spec.strip()]
     started = running.run(
         from_dir if from_dir is not None else project.root / render.DEFAULT_OUT,
         project,

@@ -26,11 +26,16 @@ from devtools.deploy.targets.ecs.bundle import Bundle, Workload
 from devtools.deploy.targets.ecs.settings import PLACEHOLDER
 from devtools.engine import diagnose, inspect
 from devtools.errors import DevtoolsError, ExitCode
+from devtools.models import bootstrap, local_secrets, signing
+from devtools.models.mlflow_api import MlflowApi
 from devtools.stack.project import ComposeProject
 
 DEFAULT_SECRETS = Path("deploy") / "local-secrets.env"
 DEFAULT_REGION = "us-east-1"
-DEFAULT_TASK = "seed"  # the demo's one-off job that registers the model serving loads
+PUBLIC_KEYS_SECRET = "MODEL_SIGNING_PUBLIC_KEYS"
+PROMOTER_SECRET = "MLSTACK_PROMOTER_PASSWORD"
+# The one-off jobs run by default, in order: the accounts and grants, then the demo's model serving loads.
+DEFAULT_TASKS = ("mlflow-access", "seed")
 _READY_POLL_S = 1.0
 
 Report = Callable[[str], None]
@@ -60,7 +65,8 @@ def run(
     if not explicit_tasks:  # the default task only where the documents have it
         tasks = [spec for spec in tasks if spec.partition("=")[0] in plan.tasks]
     runs = [_task_run(spec, plan.tasks) for spec in tasks]
-    secret_values = _secret_values(plan.secrets, secrets_file, documents)
+    signing.ensure_key(project.root)  # the local stand-in for the team's promotion key
+    secret_values = _secret_values(plan.secrets, secrets_file, documents, signing.trusted(project.root))
     _write(project.files[0], plan.document)
     project = project.with_env(**secret_values)  # only in Compose's environment, never in the file
 
@@ -75,6 +81,9 @@ def run(
     _up(project, plan.services, wait_timeout_s, "--remove-orphans")
     for name, command in runs:
         _run_task(project, name, command, report)
+    said = _sign_seeded(project, documents, secret_values)
+    if said:
+        report(said)
     deadline = time.monotonic() + wait_timeout_s
     started = []
     for workload in documents.workloads:
@@ -139,10 +148,14 @@ def _task_run(spec: str, known: Sequence[str]) -> tuple[str, list[str]]:
     return name, argv
 
 
-def _secret_values(needed: Mapping[str, list[str]], secrets_file: Path, documents: Bundle) -> dict[str, str]:
+def _secret_values(
+    needed: Mapping[str, list[str]], secrets_file: Path, documents: Bundle, trusted_keys: Sequence[str] = ()
+) -> dict[str, str]:
     if not needed:
         return {}
-    values = envfile.read(secrets_file, "--secrets").values
+    values = dict(envfile.read(secrets_file, "--secrets").values)
+    if trusted_keys:  # serving's trusted keys: the local promotion key's, unless the file names others
+        values.setdefault(PUBLIC_KEYS_SECRET, "".join(key.strip() + "\n" for key in trusted_keys))
     missing = {name: containers for name, containers in needed.items() if name not in values}
     if missing:
         name, containers = sorted(missing.items())[0]
@@ -209,6 +222,21 @@ def _published(project: ComposeProject, service: str, port: int) -> str | None:
     done = project.run("port", service, str(port), capture=True, check=False)
     address = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
     return f"http://{address}" if address else None
+
+
+def _sign_seeded(project: ComposeProject, documents: Bundle, values: Mapping[str, str]) -> str | None:
+    """The seed task's version signed as `up --prod` signs it (devtools.models.bootstrap), as the promoter."""
+    for workload in documents.workloads:
+        if workload.name != "mlflow" or workload.service is None:
+            continue
+        url = _url(
+            project, workload, local_compose.service_name(workload, workload.task_definition["containerDefinitions"][0])
+        )
+        if url is None or PROMOTER_SECRET not in values:
+            return None
+        api = MlflowApi(url, account=local_secrets.PROMOTER, password=values[PROMOTER_SECRET])
+        return bootstrap.sign_first_version(api, project)
+    return None
 
 
 def _url(project: ComposeProject, workload: Workload, name: str) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.models import bootstrap
 from testing.cli_harness import FakeDocker, compose_args, compose_prefix, recorded_config
 
 PROD = ("docker-compose.yml",)
@@ -176,24 +177,40 @@ def test_dev_build_is_unchanged_by_a_checkout(docker: FakeDocker, stack_root: Pa
     assert docker.calls == [[*prefix, "config"], [*prefix, "--progress", "json", "build", "base", "serving"]]
 
 
-def test_up_prod_runs_the_production_file_alone(docker: FakeDocker, stack_root: Path, cli) -> None:
+def test_up_prod_runs_the_production_file_alone(
+    docker: FakeDocker, stack_root: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     docker.allow(["build"], ["up"])
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
+    signed: list[str] = []
+    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project: signed.append(project.name) or "signed")
     result = cli("up", "--prod")
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *PROD)
+    # The seed job and what it needs first; the seeded version signed; then serving (it loads signed
+    # versions only) and the rest.
     assert docker.changing_calls() == [
         [*prefix, "config"],
-        [*prefix, "--progress", "json", "build", "base", "mlflow", "serving", "training"],
+        [*prefix, "--progress", "json", "build", "base", "mlflow", "training"],
+        [*prefix, "up", "--detach", "--wait", "--wait-timeout", "300", "seed"],
+        [*prefix, "config"],
+        [*prefix, "--progress", "json", "build", "serving"],
         [*prefix, "up", "--detach", "--wait", "--wait-timeout", "300"],
     ]
+    assert len(signed) == 1
+    secrets = stack_root / ".devtools" / "secrets"
+    assert (secrets.stat().st_mode & 0o777) == 0o700 and (secrets / "mlflow-admin-password").read_text()
+    assert "BEGIN PUBLIC KEY" in (secrets / "model-signing-public-keys.pem").read_text()
 
 
-def test_up_prod_after_build_prod_builds_nothing(checkout: FakeDocker, stack_root: Path, cli) -> None:
+def test_up_prod_after_build_prod_builds_nothing(
+    checkout: FakeDocker, stack_root: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project: None)
     assert cli("build", "--target", "prod", "--tag", "latest").exit_code == 0
     checkout.calls.clear()
     assert cli("up", "--prod").exit_code == 0
-    assert [args[0] for args in checkout.compose_calls()] == ["config", "up"]
+    assert [args[0] for args in checkout.compose_calls()] == ["config", "up", "config", "up"]
 
 
 @pytest.mark.parametrize("flag", [["--gpu"], ["--gpu", "auto"], ["--watch"]])

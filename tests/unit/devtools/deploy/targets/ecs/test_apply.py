@@ -208,17 +208,19 @@ def test_a_fresh_account_gets_its_target_groups_then_stops_until_they_are_behind
     result = apply(moto, render_into(tmp_path / "ecs", account))
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[:8] == [
+    assert lines[:10] == [
         "created log group /ecs/mlstack/mlflow",
+        "created log group /ecs/mlstack/mlflow-access",
         "created log group /ecs/mlstack/seed",
         "created log group /ecs/mlstack/serving",
         "created log group /ecs/mlstack/training",
         "registered task definition mlstack-mlflow:1 (new family)",
+        "registered task definition mlstack-mlflow-access:1 (new family)",
         "registered task definition mlstack-seed:1 (new family)",
         "registered task definition mlstack-serving:1 (new family)",
         "registered task definition mlstack-training:1 (new family)",
     ]
-    assert [line.split(" (arn:aws:elasticloadbalancing:")[0] for line in lines[8:]] == [
+    assert [line.split(" (arn:aws:elasticloadbalancing:")[0] for line in lines[10:]] == [
         "created target group mlstack-mlflow",
         "created target group mlstack-serving",
     ]

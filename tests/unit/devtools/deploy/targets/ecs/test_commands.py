@@ -70,10 +70,10 @@ def test_renders_the_prod_config_tagged_with_the_git_revision(
     ]
     assert [*compose_prefix(stack_root, "docker-compose.yml"), "--profile", "*", "config"] in prod.calls
     lines = result.stdout.splitlines()
-    assert len(lines) == 11  # ten files (the recorded config has no profiled job), one summary
+    assert len(lines) == 12  # eleven files (the recorded config has no profiled job), one summary
     assert sorted(Path(line).name for line in lines[:-1]) == sorted(path.name for path in out.iterdir())
-    assert lines[-1].startswith("10 documents in ")
-    assert "for tag abc1234; services: mlflow, serving; run-task definitions: seed, training" in lines[-1]
+    assert lines[-1].startswith("11 documents in ")
+    assert "services: mlflow, serving; run-task definitions: mlflow-access, seed, training" in lines[-1]
     placeholders = lines[-1].split("placeholders to fill: ")[1].split()
     assert "<execution-role-arn>" in placeholders and "<artifact-bucket>" in placeholders
     container = read(out / "serving.task-definition.json")["containerDefinitions"][0]
@@ -130,6 +130,9 @@ def test_a_broken_compose_file_fails_in_one_line_and_writes_nothing(
 ) -> None:
     config = yaml.safe_load(recorded_config(stack_root, "prod"))
     config["services"]["mlflow"].pop("x-deploy")  # no secrets declaration for the plaintext value below
+    environment = config["services"]["mlflow"]["environment"]
+    for name in [name for name in environment if name.endswith("_FILE")]:
+        environment.pop(name)  # Compose's secret files: their own refusal (test_workload)
     config["services"]["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] = "postgresql://mlflow:hunter2@db/mlflow"
     prod.respond_to(["config"], stdout=yaml.safe_dump(config))
     out = tmp_path / "out"
