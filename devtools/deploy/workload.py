@@ -245,13 +245,13 @@ class _Reader:
             environment.pop(key, None)
             # KEY_FILE is Compose's way to the same secret (a file under /run/secrets): the target injects KEY.
             environment.pop(f"{key}_FILE", None)
+        for key in [
+            key for key, value in environment.items() if key.endswith("_FILE") and value.startswith("/run/secrets/")
+        ]:
+            # Compose's secret files are local plumbing: a target injects the secret itself (x-deploy.secrets);
+            # without that declaration the image says at start which secret it lacks.
+            environment.pop(key)
         for key, value in environment.items():
-            if key.endswith("_FILE") and value.startswith("/run/secrets/"):
-                # Compose's file form of a secret: the target needs the secret itself, by reference.
-                self.fail(
-                    f"{key} reads a Compose secret file; declare {key[: -len('_FILE')]} under "
-                    f"{EXTENSION}.secrets as a reference to a secret store"
-                )
             reason = secret_reason(key, value)
             if reason:
                 self.fail(

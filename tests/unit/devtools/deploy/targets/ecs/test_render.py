@@ -87,6 +87,7 @@ def test_every_document_passes_botocore_validation(config: Any) -> None:
     # the migration job is in a profile: the render asks for every profile (the ECS recording has it)
     migrate = ["mlflow-migrate.task-definition.json"] if "mlflow-migrate" in config()["services"] else []
     assert sorted(d.filename for d in rendered.documents) == [
+        "mlflow-access.task-definition.json",
         *migrate,
         "mlflow.service.json",
         "mlflow.target-group.json",
@@ -174,12 +175,15 @@ def test_service_definitions_and_autoscaling() -> None:
 def test_x_ecs_secrets_become_references_and_never_environment() -> None:
     rendered = run(ecs_config())
     mlflow = container(rendered, "mlflow")
+    secret = "arn:aws:secretsmanager:<region>:<account-id>:secret:mlstack/"
     assert mlflow["secrets"] == [
-        {
-            "name": "MLFLOW_BACKEND_STORE_URI",
-            "valueFrom": "arn:aws:secretsmanager:<region>:<account-id>:secret:mlstack/mlflow-backend-store-uri",
-        }
+        {"name": "MLFLOW_AUTH_ADMIN_PASSWORD", "valueFrom": secret + "mlflow-admin-password"},
+        {"name": "MLFLOW_AUTH_DATABASE_URI", "valueFrom": secret + "mlflow-auth-database-uri"},
+        {"name": "MLFLOW_BACKEND_STORE_URI", "valueFrom": secret + "mlflow-backend-store-uri"},
+        {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": secret + "mlflow-flask-secret-key"},
     ]
+    # Compose's secret files stay local: no *_FILE path reaches a document.
+    assert not [e for e in mlflow["environment"] if e["name"].endswith("_FILE")]
     for document in rendered.documents:
         for definition in document.params.get("containerDefinitions", []):
             names = {env["name"] for env in definition["environment"]}
