@@ -251,9 +251,13 @@ def render_with_env_file(path: Path) -> Rendered:
     raw = ecs_config()
     # Compose interpolates ${DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN} into x-ecs.secrets; the config
     # was recorded with it unset, so put the file's value where Compose would.
-    secret_arn = file.values["DEVTOOLS_ECS_MLFLOW_BACKEND_STORE_URI_ARN"]
-    for service in ("mlflow", "mlflow-migrate"):
-        raw["services"][service]["x-deploy"]["secrets"]["MLFLOW_BACKEND_STORE_URI"] = secret_arn
+    # Every secret reference the same way: the file's ARN for the secret of that name (`secret:mlstack/NAME-`).
+    given = [value for value in file.values.values() if value.startswith("arn:aws:secretsmanager:")]
+    for service in raw["services"].values():
+        secrets = (service.get("x-deploy") or {}).get("secrets") or {}
+        for variable, default in secrets.items():
+            name = str(default).rsplit("secret:", 1)[-1]
+            secrets[variable] = next((arn for arn in given if f"secret:{name}-" in arn), default)
     return render(ComposeConfig(raw), resolve(Options(), {}, project="mlstack", tag="abc1234", env_file=file))
 
 
