@@ -70,7 +70,7 @@ def up(
                 build=not no_build,
                 wait_timeout=wait_timeout,
             )
-            said = bootstrap.sign_seeded(project)
+            said = bootstrap.sign_seeded(project, timeout_s=wait_timeout)
             if said:
                 typer.echo(said, err=True)
         urls = start(

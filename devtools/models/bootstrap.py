@@ -6,17 +6,24 @@ registered into an empty store (the model's only version) is signed with the loc
 from __future__ import annotations
 
 import os
+import time
 
-from devtools.errors import DevtoolsError
+from contract.aliases import CHAMPION
+
+from devtools.errors import DevtoolsError, ExitCode
 from devtools.models import local_secrets, served, signing
 from devtools.models.mlflow_api import MlflowApi
 from devtools.stack.project import ComposeProject
 
 DEFAULT_MODEL = "digits-classifier"
+SEED = "seed"
+POLL_S = 0.5
 
 
-def sign_seeded(project: ComposeProject, model: str | None = None) -> str | None:
-    """Sign the champion when it is the model's first and only version and unsigned; what was done."""
+def sign_seeded(project: ComposeProject, model: str | None = None, timeout_s: float = 300) -> str | None:
+    """Once the seed job has finished (`up --wait seed` returns when it started), sign the champion when
+    it is the model's first and only version and unsigned; what was done."""
+    _await_exit(project, SEED, timeout_s)
     url = served.published(served.origins(project), "mlflow")
     return sign_first_version(local_secrets.mlflow_api(project, url), project, model)
 
@@ -24,7 +31,7 @@ def sign_seeded(project: ComposeProject, model: str | None = None) -> str | None
 def sign_first_version(api: MlflowApi, project: ComposeProject, model: str | None = None) -> str | None:
     name = model or os.environ.get("MODEL_NAME") or DEFAULT_MODEL
     aliases = api.aliases(name)
-    version = aliases.get("champion")
+    version = aliases.get(CHAMPION)
     if version != "1":  # not a freshly seeded store: signing is the promotion path's
         return None
     try:
@@ -34,3 +41,18 @@ def sign_first_version(api: MlflowApi, project: ComposeProject, model: str | Non
         return None
     key = signing.sign_version(api, name, version, signing.key_path(project.root))
     return f"signed the seeded {name} version {version} with the local promotion key {key}"
+
+
+def _await_exit(project: ComposeProject, service: str, timeout_s: float) -> None:
+    """Until the one-off `service` has exited; UNHEALTHY when it failed or runs past `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [row for row in project.containers() if row.get("Service") == service]
+        if rows and all(str(row.get("State")) == "exited" for row in rows):
+            code = max(int(row.get("ExitCode") or 0) for row in rows)
+            if code != 0:
+                raise DevtoolsError(f"{service} exited {code}: `devtools logs {service}` says why", ExitCode.UNHEALTHY)
+            return
+        if time.monotonic() > deadline:
+            raise DevtoolsError(f"{service} still runs after {timeout_s:g} s", ExitCode.UNHEALTHY)
+        time.sleep(POLL_S)

@@ -84,6 +84,13 @@ def model_status(stack: Stack) -> dict[str, Any]:
     return dict(get_json(stack.url("serving", "/model")))
 
 
+def post_json(url: str, body: dict[str, Any], stack: Stack) -> Any:
+    headers = {"Content-Type": "application/json", **basic_auth(mlflow_auth(stack))}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def http_status(url: str, method: str = "GET", body: dict[str, Any] | None = None, auth: Any = None) -> int:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", **basic_auth(auth)}
@@ -183,21 +190,33 @@ def test_a_version_aliased_without_the_promotion_key_is_refused_under_load(prod:
 
 def test_an_artifact_changed_in_the_store_after_signing_is_refused(prod: Stack) -> None:
     before = model_status(prod)["version"]
-    new = train_unsigned(prod)  # serving refuses it (unsigned) meanwhile
+    # Registered without moving the alias, so serving does not look at it until the file has changed.
+    job = ["exec", "-T", "training", "python", "-m", "training", "train", "--epochs", "1", "--promote", "never"]
+    prod.compose(*job, prod=True, timeout=600)
+    registered = get_json(
+        prod.url("mlflow", "/api/2.0/mlflow/registered-models/get?name=digits-classifier"), auth=mlflow_auth(prod)
+    )["registered_model"]
+    new = str(max(int(v["version"]) for v in registered["latest_versions"]))
+    assert new != before
     prod.devtools("sign", new, "--prod")
     # The version's MLmodel, changed where MLflow keeps it (the volume), after the signature was made.
     run_id = get_json(
         prod.url("mlflow", f"/api/2.0/mlflow/model-versions/get?name=digits-classifier&version={new}"),
         auth=mlflow_auth(prod),
     )["model_version"]["run_id"]
-    script = f"import glob; p = [f for f in glob.glob('/mlflow/artifacts/**/MLmodel', recursive=True) if '{run_id}' in open(f).read()]; open(p[0], 'a').write('# changed')"  # noqa: E501
+    script = (
+        "import glob; p = [f for f in glob.glob('/mlflow/artifacts/**/MLmodel', recursive=True) "
+        f"if '{run_id}' in open(f).read()]; open(p[0], 'a').write('# changed')"
+    )
     prod.compose("exec", "-T", "mlflow", "python", "-c", script, prod=True)
-    # serving was refusing it unsigned and has not cached it: it downloads the changed bytes now.
+    alias = {"name": "digits-classifier", "alias": "champion", "version": new}
+    moved = http_status(prod.url("mlflow", "/api/2.0/mlflow/registered-models/alias"), "POST", alias, mlflow_auth(prod))
+    assert moved == 200
     status = wait_for(
         lambda: "changed after signing: MLmodel" in ((s := model_status(prod))["last_swap_error"] or "") and s,
         timeout=60,
     )
-    assert status["version"] == before, status
+    assert status["version"] == before and status["last_swap_error_version"] == new, status
 
 
 def test_no_secret_value_in_configuration_images_or_runs(prod: Stack) -> None:
@@ -205,16 +224,14 @@ def test_no_secret_value_in_configuration_images_or_runs(prod: Stack) -> None:
     containers = prod.compose("ps", "-aq", prod=True).stdout.split()
     inspected = subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True, check=True).stdout
     images = [f"mlstack/{name}:{PROD_TAG}" for name in ("mlflow", "serving", "training")]
-    history = subprocess.run(
-        ["docker", "history", "--no-trunc", *images[:1]], capture_output=True, text=True, check=True
-    ).stdout
-    for image in images[1:]:
-        history += subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True).stdout
-    runs = json.dumps(
-        get_json(
-            prod.url("mlflow", "/api/2.0/mlflow/runs/search?experiment_ids=1&max_results=50"), auth=mlflow_auth(prod)
-        )
+    history = "".join(
+        subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True).stdout
+        for image in images
     )
+    experiments = post_json(prod.url("mlflow", "/api/2.0/mlflow/experiments/search"), {"max_results": 100}, prod)
+    ids = [experiment["experiment_id"] for experiment in experiments["experiments"]]
+    runs = json.dumps(post_json(prod.url("mlflow", "/api/2.0/mlflow/runs/search"), {"experiment_ids": ids}, prod))
+    assert '"params"' in runs  # the training runs, their params included, are what is searched
     for value in values:
         assert value not in inspected and value not in history and value not in runs
     # The promotion key never enters a container: no mount of it, nothing naming it in their environment.

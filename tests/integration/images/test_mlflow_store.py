@@ -115,3 +115,38 @@ def test_backup_then_restore_into_an_empty_store_gives_it_back(old_store: Path, 
     assert "restored the store" in store.restore(archive, replace=False)
     assert rows(old_store / "mlflow.db", "select alias, version from registered_model_aliases") == [("champion", 1)]
     assert (next(old_store.glob("artifacts/1/*/artifacts/notes/hello.txt"))).read_text().startswith("hello from")
+
+
+def test_authentication_needs_both_secrets_and_starts_nothing_open(tmp_path: Path) -> None:
+    env = {"MLFLOW_AUTH": "basic", "MLFLOW_AUTH_ADMIN_PASSWORD": "pw"}
+    with pytest.raises(store.StoreError) as refused:
+        store.auth_args(env, tmp_path)
+    assert refused.value.code == store.REFUSED
+    assert "needs MLFLOW_FLASK_SERVER_SECRET_KEY" in str(refused.value)
+    assert store.auth_args({}, tmp_path) == [] and store.auth_args({"MLFLOW_AUTH": "off"}, tmp_path) == []
+    with pytest.raises(store.StoreError) as unknown:
+        store.auth_args({"MLFLOW_AUTH": "oauth"}, tmp_path)
+    assert unknown.value.code == store.USAGE
+
+
+def test_authentication_writes_a_closed_config_without_the_password(tmp_path: Path) -> None:
+    secret = tmp_path / "admin-password"
+    secret.write_text("s3cret\n")
+    env = {
+        "MLFLOW_AUTH": "basic",
+        "MLFLOW_AUTH_ADMIN_PASSWORD_FILE": str(secret),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "k",
+        "MLFLOW_AUTH_DATABASE_URI": "postgresql://u:p%40ss@db/mlflow",
+    }
+    store.secrets_from_files(env)
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == "s3cret"
+    assert store.auth_args(env, tmp_path) == ["--app-name", "basic-auth"]
+    config = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
+    assert "default_permission = NO_PERMISSIONS" in config
+    assert "database_uri = postgresql://u:p%%40ss@db/mlflow" in config  # configparser's escaped %
+    assert "s3cret" not in config
+    import configparser
+
+    parsed = configparser.ConfigParser()
+    parsed.read(env["MLFLOW_AUTH_CONFIG_PATH"])
+    assert parsed["mlflow"]["database_uri"] == "postgresql://u:p%40ss@db/mlflow"

@@ -79,3 +79,19 @@ def test_probe_skips_local_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(TrackingError):
         probe("http://127.0.0.1:9")  # nothing listens there: asked, and refused
     assert opened == ["http://127.0.0.1:9/health"]
+
+
+def test_a_refused_account_is_one_line_naming_the_account_and_the_action(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.exceptions import MlflowException
+    from training.tracking import mlflow_errors
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "training")
+    with pytest.raises(TrackingError) as refused, mlflow_errors("http://mlflow:5000", "sign the version"):
+        raise MlflowException("API request to endpoint /x failed with error code 403 != 200. Response body: ''")
+    assert str(refused.value) == (
+        "MLflow refused account 'training' the permission to sign the version (403: not granted; "
+        "docker/mlflow/mlflow-access); MLflow at http://mlflow:5000"
+    )
+    with pytest.raises(TrackingError, match="wrong or missing password"), mlflow_errors("http://m", "log"):
+        raise MlflowException("API request to endpoint /x failed with error code 401 != 200.")

@@ -196,8 +196,8 @@ def run_local(
             "--task",
             metavar="NAME[=COMMAND]",
             help="One-off task to run once the services are healthy; =COMMAND replaces its command, as "
-            "run-task's override does ('seed=seed --force'). Repeatable; default: seed, when the documents "
-            "have it; --task '' runs none.",
+            "run-task's override does ('seed=seed --force'). Repeatable; default: mlflow-access then seed, those "
+            "the documents have; --task '' runs none.",
         ),
     ] = None,
     region: Annotated[

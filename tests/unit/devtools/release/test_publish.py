@@ -143,6 +143,7 @@ def test_render_with_a_release_names_every_image_by_digest() -> None:
     }
     assert images == {
         "mlstack-mlflow": f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}",
+        "mlstack-mlflow-access": f"{REGISTRY}/mlstack/mlflow@sha256:{'a' * 64}",
         "mlstack-serving": f"{REGISTRY}/mlstack/serving@sha256:{'b' * 64}",
         "mlstack-training": f"{REGISTRY}/mlstack/training@sha256:{'c' * 64}",
         "mlstack-seed": f"{REGISTRY}/mlstack/training@sha256:{'c' * 64}",

@@ -183,7 +183,7 @@ def test_up_prod_runs_the_production_file_alone(
     docker.allow(["build"], ["up"])
     docker.respond_to(["config"], stdout=recorded_config(stack_root, "prod"))
     signed: list[str] = []
-    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project: signed.append(project.name) or "signed")
+    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project, **_: signed.append(project.name) or "signed")
     result = cli("up", "--prod")
     assert result.exit_code == 0, result.output
     prefix = compose_prefix(stack_root, *PROD)
@@ -206,7 +206,7 @@ def test_up_prod_runs_the_production_file_alone(
 def test_up_prod_after_build_prod_builds_nothing(
     checkout: FakeDocker, stack_root: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project: None)
+    monkeypatch.setattr(bootstrap, "sign_seeded", lambda project, **_: None)
     assert cli("build", "--target", "prod", "--tag", "latest").exit_code == 0
     checkout.calls.clear()
     assert cli("up", "--prod").exit_code == 0

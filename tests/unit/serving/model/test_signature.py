@@ -11,32 +11,7 @@ from serving.model.signature import SignatureRefused, Verifier
 from serving.settings import Settings, SettingsError
 
 from devtools.models import signing
-
-
-class _Api:
-    """The MLflow calls sign_version makes, answered from a local copy of one version's artifacts."""
-
-    def __init__(self, artifacts: Path) -> None:
-        self.artifacts, self.tags = artifacts, {}
-
-    def model_version(self, model: str, version: str) -> dict[str, object]:
-        return {"source": "models:/m-1", "tags": [{"key": k, "value": v} for k, v in self.tags.items()]}
-
-    def artifact_root(self, source: str) -> str:
-        return "root"
-
-    def download_tree(self, root: str, target: Path) -> list[str]:
-        files = []
-        for path in sorted(self.artifacts.rglob("*")):
-            if path.is_file():
-                name = str(path.relative_to(self.artifacts))
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                (target / name).write_bytes(path.read_bytes())
-                files.append(name)
-        return files
-
-    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
-        self.tags[key] = value
+from testing.model_versions import LocalModelVersion
 
 
 @pytest.fixture
@@ -49,7 +24,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def signed(root: Path, model_dir: Path, version: str = "3") -> str:
-    api = _Api(model_dir)
+    api = LocalModelVersion(model_dir)
     signing.sign_version(api, "digits", version, signing.key_path(root))  # type: ignore[arg-type]
     return str(api.tags[SIGNATURE_TAG])
 

@@ -59,7 +59,7 @@ FAKE_AWS_ENV = {
 }
 UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
 SERVICES = ["mlstack/mlflow", "mlstack/serving"]
-TASK_FAMILIES = ["mlstack-mlflow", "mlstack-seed", "mlstack-serving", "mlstack-training"]
+TASK_FAMILIES = ["mlstack-mlflow", "mlstack-mlflow-access", "mlstack-seed", "mlstack-serving", "mlstack-training"]
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +229,11 @@ def test_a_fresh_account_gets_its_target_groups_then_stops_until_they_are_behind
     assert result.stderr == (
         "devtools: target groups mlstack-mlflow, mlstack-serving not attached to a load balancer: ECS cannot put "
         "a service behind it; forward an ALB listener rule to it (its ARN is above or in `aws elbv2 "
-        "describe-target-groups`), then apply again (10 changes made before this, listed above)\n"
+        "describe-target-groups`), then apply again (12 changes made before this, listed above)\n"
     )
     assert client(moto, "ecs").list_services(cluster="mlstack")["serviceArns"] == []
     groups = client(moto, "logs").describe_log_groups(logGroupNamePrefix="/ecs/mlstack/")["logGroups"]
-    assert len(groups) == 4
+    assert len(groups) == 5
 
 
 def test_the_first_apply_creates_everything_with_the_circuit_breaker_on(
@@ -249,7 +249,7 @@ def test_the_first_apply_creates_everything_with_the_circuit_breaker_on(
         "created scaling policy serving-cpu-target-tracking",
     ]
     assert all(line.startswith("unchanged ") for line in resource_lines(result)[:-4])
-    assert summary(result) == f"applied 4 changes in {REGION} (10 unchanged); services stable: {', '.join(SERVICES)}"
+    assert summary(result) == f"applied 4 changes in {REGION} (12 unchanged); services stable: {', '.join(SERVICES)}"
 
     assert {family: revisions(moto, family) for family in TASK_FAMILIES} == {family: [1] for family in TASK_FAMILIES}
     target_group = client(moto, "elbv2").describe_target_groups(Names=["mlstack-serving"])["TargetGroups"][0]
@@ -291,10 +291,10 @@ def test_a_second_apply_with_nothing_changed_changes_nothing(
     assert again.exit_code == 0, again.output
     assert again.stderr == ""
     lines = resource_lines(again)
-    assert len(lines) == 14
+    assert len(lines) == 16
     assert all(line.startswith("unchanged ") for line in lines), lines
     assert summary(again) == (
-        f"nothing to change in {REGION}: all 14 resources unchanged; services stable: {', '.join(SERVICES)}"
+        f"nothing to change in {REGION}: all 16 resources unchanged; services stable: {', '.join(SERVICES)}"
     )
     assert {family: revisions(moto, family) for family in TASK_FAMILIES} == {family: [1] for family in TASK_FAMILIES}
 
@@ -316,7 +316,7 @@ def test_a_new_image_in_one_task_definition_registers_one_revision_and_updates_o
         "registered task definition mlstack-serving:2 (containerDefinitions differ from mlstack-serving:1)",
         "updated service mlstack/serving (task definition mlstack-serving:2)",
     ]
-    assert summary(result) == f"applied 2 changes in {REGION} (12 unchanged); did not wait for the services (--no-wait)"
+    assert summary(result) == f"applied 2 changes in {REGION} (14 unchanged); did not wait for the services (--no-wait)"
     assert revisions(moto, "mlstack-serving") == [1, 2]
     assert revisions(moto, "mlstack-mlflow") == [1]
     assert service(moto, "serving")["taskDefinition"].endswith("/mlstack-serving:2")
@@ -394,9 +394,9 @@ def test_an_unreachable_endpoint_is_one_line_and_exit_1(moto: MotoServer, accoun
     ("allowed", "refused", "applied"),
     [
         # ELBv2 answers in XML, which botocore parses as it parses AWS's own refusals.
-        (["ecs:*", "logs:*", "elasticloadbalancing:Describe*"], "elasticloadbalancing:CreateTargetGroup", 8),
+        (["ecs:*", "logs:*", "elasticloadbalancing:Describe*"], "elasticloadbalancing:CreateTargetGroup", 10),
         # moto refuses JSON APIs (ECS) with an XML body that botocore cannot parse: still one line.
-        (["ecs:Describe*", "ecs:List*", "logs:*"], "ecs:RegisterTaskDefinition", 4),
+        (["ecs:Describe*", "ecs:List*", "logs:*"], "ecs:RegisterTaskDefinition", 5),
     ],
 )
 def test_an_iam_refusal_is_one_line_after_what_was_already_applied(

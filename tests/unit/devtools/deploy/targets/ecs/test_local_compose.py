@@ -67,7 +67,7 @@ def test_each_container_runs_as_its_task_definition_says(tmp_path: Path) -> None
     assert serving["stop_grace_period"] == "10s"
     assert serving["cpus"] == 1.0 and serving["mem_limit"] == "2048m"  # the Fargate task size
     assert serving["ports"] == [{"target": 8080, "host_ip": "127.0.0.1", "protocol": "tcp"}]
-    assert plan.services == ["mlflow", "serving"] and plan.tasks == ["seed", "training"]
+    assert plan.services == ["mlflow", "serving"] and plan.tasks == ["mlflow-access", "seed", "training"]
     assert plan.document["services"]["seed"]["profiles"] == [local_compose.TASK_PROFILE]
     # ECS ignores an image's HEALTHCHECK: a task without a healthCheck gets none.
     assert plan.document["services"]["seed"]["healthcheck"] == {"disable": True}
@@ -85,14 +85,18 @@ def test_task_storage_is_root_owned_unless_the_image_declares_the_path(tmp_path:
 def test_aws_names_are_filled_with_the_stand_ins_and_secrets_stay_out_of_the_file(tmp_path: Path) -> None:
     plan = planned(tmp_path)
     services = plan.document["services"]
-    serving_env = dict(item.split("=", 1) for item in services["serving"]["environment"])
+    serving_env = dict(item.split("=", 1) for item in services["serving"]["environment"] if "=" in item)
     assert serving_env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"  # the ALB: the service on the network
     assert serving_env["AWS_ENDPOINT_URL"] == "http://aws:5000"
     mlflow_env = services["mlflow"]["environment"]
     assert f"MLFLOW_ARTIFACTS_DESTINATION=s3://{local_compose.LOCAL_BUCKET}/mlartifacts" in mlflow_env
     # The secret by name only: Compose takes its value from its environment, never from the file.
     assert "MLFLOW_BACKEND_STORE_URI" in mlflow_env
-    assert plan.secrets == {"MLFLOW_BACKEND_STORE_URI": ["mlflow"]}
+    assert plan.secrets["MLFLOW_BACKEND_STORE_URI"] == ["mlflow"]
+    # Each account's password by its own name: only the containers of that account, and the accounts job.
+    assert plan.secrets["MLSTACK_SERVING_PASSWORD"] == ["mlflow-access", "serving"]
+    assert "MLSTACK_SERVING_PASSWORD" in services["serving"]["environment"]
+    assert not any(item.startswith("MLSTACK_SERVING_PASSWORD=") for item in services["serving"]["environment"])
     assert plan.buckets == [local_compose.LOCAL_BUCKET]
     assert local_compose.POSTGRES in services and local_compose.AWS in services
 
