@@ -40,8 +40,6 @@ def sign(
     Exit 17 when there is no usable key or the version's artifacts cannot be read, 16 when MLflow refuses the
     account, 8 when MLflow does not answer.
     """
-    import os
-
     from devtools.errors import DevtoolsError, ExitCode
     from devtools.models import local_secrets, served, signing
     from devtools.stack.project import ComposeProject
@@ -63,7 +61,7 @@ def sign(
         return
     if version is None:
         raise DevtoolsError("give the VERSION to sign (or --new-key / --retire-key)", ExitCode.USAGE)
-    name = model or os.environ.get("MODEL_NAME") or "digits-classifier"
+    name = served.model_name(model)
     url = served.published(served.origins(project), "mlflow")
     key = signing.sign_version(local_secrets.mlflow_api(project, url), name, version, signing.key_path(root))
     typer.echo(f"signed: {name} version {version} with key {key}")

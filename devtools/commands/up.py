@@ -59,28 +59,15 @@ def up(
         made = local_secrets.ensure(project.root)
         if made:
             typer.echo(f"prod stack secrets made in {local_secrets.folder(project.root)}: {', '.join(made)}", err=True)
+    site, source = site_of(project), prebuilt.source_for(project)
     try:
         if prod and (not services or served.SERVICE in services):
             # Serving loads signed versions only: the seeded model is signed before serving is waited for.
-            start(
-                project,
-                ["seed"],
-                site=site_of(project),
-                source=prebuilt.source_for(project),
-                build=not no_build,
-                wait_timeout=wait_timeout,
-            )
+            start(project, ["seed"], site=site, source=source, build=not no_build, wait_timeout=wait_timeout)
             said = bootstrap.sign_seeded(project, timeout_s=wait_timeout)
             if said:
                 typer.echo(said, err=True)
-        urls = start(
-            project,
-            services or [],
-            site=site_of(project),
-            source=prebuilt.source_for(project),
-            build=not no_build,
-            wait_timeout=wait_timeout,
-        )
+        urls = start(project, services or [], site=site, source=source, build=not no_build, wait_timeout=wait_timeout)
     except DevtoolsError as exc:
         # MLflow refusing its store (written by a newer MLflow) is the one line worth more than "exited".
         refused = store.refusal(store.said_on_start(project, since)) if "mlflow" in str(exc) else None

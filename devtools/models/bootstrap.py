@@ -5,7 +5,6 @@ registered into an empty store (the model's only version) is signed with the loc
 
 from __future__ import annotations
 
-import os
 import time
 
 from contract.aliases import CHAMPION
@@ -15,7 +14,6 @@ from devtools.models import local_secrets, served, signing
 from devtools.models.mlflow_api import MlflowApi
 from devtools.stack.project import ComposeProject
 
-DEFAULT_MODEL = "digits-classifier"
 SEED = "seed"
 POLL_S = 0.5
 
@@ -29,7 +27,7 @@ def sign_seeded(project: ComposeProject, model: str | None = None, timeout_s: fl
 
 
 def sign_first_version(api: MlflowApi, project: ComposeProject, model: str | None = None) -> str | None:
-    name = model or os.environ.get("MODEL_NAME") or DEFAULT_MODEL
+    name = served.model_name(model)
     aliases = api.aliases(name)
     version = aliases.get(CHAMPION)
     if version != "1":  # not a freshly seeded store: signing is the promotion path's

@@ -5,6 +5,7 @@ tunnel's)."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any, cast
@@ -19,12 +20,19 @@ from devtools.stack.config import ComposeConfig
 from devtools.stack.project import ComposeProject
 
 SERVICE = "serving"
+DEFAULT_MODEL = "digits-classifier"  # docker-compose.yml's MODEL_NAME default
 
 
 def origins(project: ComposeProject, config: ComposeConfig | None = None) -> dict[str, str]:
     """service -> http://HOST:PORT, for each service with a URL published on this machine."""
     local = site_of(project).seen_here(project, config)
     return {name: origin(url) for name, _, url in local.published_urls()}
+
+
+def model_name(given: str | None = None) -> str:
+    """The registered model the stack serves: `given`, else MODEL_NAME (as Compose passes it to serving),
+    else the demo's."""
+    return given or os.environ.get("MODEL_NAME") or DEFAULT_MODEL
 
 
 def published(urls: dict[str, str], service: str = SERVICE) -> str:
