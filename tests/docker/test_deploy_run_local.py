@@ -109,23 +109,7 @@ def test_mlflow_keeps_runs_in_postgres_and_artifacts_in_the_s3_stand_in(ecs_loca
     )
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="mlartifacts/").get("Contents", [])]
     assert any(key.endswith("/MLmodel") for key in keys), keys[:10]
-    rows = subprocess.run(
-        [
-            "docker",
-            "exec",
-            f"{LOCAL}-postgres-1",
-            "psql",
-            "-h",
-            "/tmp",
-            "-U",
-            "mlflow",
-            "-tAc",
-            "select count(*) from model_versions",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    rows = postgres_query("select count(*) from model_versions").strip()
     assert int(rows) >= 1
 
 
@@ -174,23 +158,7 @@ def test_mlflow_refuses_anonymous_calls_and_each_account_gets_only_its_grants(ec
         urllib.request.urlopen(request, timeout=10)
     assert forbidden.value.code == 403
     # The users live in PostgreSQL beside the runs (MLFLOW_AUTH_DATABASE_URI), not on the task's disk.
-    users = subprocess.run(
-        [
-            "docker",
-            "exec",
-            f"{LOCAL}-postgres-1",
-            "psql",
-            "-h",
-            "/tmp",
-            "-U",
-            "mlflow",
-            "-tAc",
-            "select username from users",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    users = postgres_query("select username from users").split()
     assert {"admin", "training", "serving", "promoter"} <= set(users), users
 
 
@@ -201,6 +169,12 @@ def test_the_migration_task_checks_the_database_the_server_uses(ecs_local: EcsLo
     assert done.returncode == 0, done.stderr[-2000:]
     output = done.stdout + done.stderr
     assert "task mlflow-migrate: exit 0" in output and "nothing to do" in output, output[-2000:]
+
+
+def postgres_query(sql: str) -> str:
+    """One query in the RDS stand-in's database, as its `mlflow` user: the rows, one per line."""
+    argv = ["docker", "exec", f"{LOCAL}-postgres-1", "psql", "-h", "/tmp", "-U", "mlflow", "-tAc", sql]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
 def broken_copy(ecs_local: EcsLocal, tmp_path: Path, workload: str, change: Any) -> Path:
