@@ -47,3 +47,19 @@ def test_committed_fixtures_equal_a_fresh_recording(tmp_path: Path) -> None:
     )
     stale = [name for name in fresh if (FIXTURES / name).read_bytes() != (tmp_path / name).read_bytes()]
     assert stale == [], f"stale against the Compose files: {', '.join(stale)}; re-record with: {RECORD_COMMAND}"
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod", "remote"])
+def test_every_secret_file_a_service_is_told_of_is_mounted_in_it(variant: str) -> None:
+    """A NAME_FILE=/run/secrets/X in a service's environment with X not mounted makes the image refuse to
+    start (mlflow-store, serving's settings): each variant's merged config mounts what it names."""
+    import yaml
+
+    config = yaml.safe_load((FIXTURES / f"compose_config_{variant}.yml").read_text())
+    for name, service in config["services"].items():
+        mounted = {
+            str(secret.get("target") or secret["source"]).rsplit("/", 1)[-1] for secret in service.get("secrets", [])
+        }
+        for key, value in (service.get("environment") or {}).items():
+            if key.endswith("_FILE") and str(value or "").startswith("/run/secrets/"):
+                assert str(value).rsplit("/", 1)[-1] in mounted, f"{variant}: {name}: {key}={value} is not mounted"
