@@ -127,6 +127,9 @@ def test_authentication_needs_both_secrets_and_starts_nothing_open(tmp_path: Pat
     with pytest.raises(store.StoreError) as unknown:
         store.auth_args({"MLFLOW_AUTH": "oauth"}, tmp_path)
     assert unknown.value.code == store.USAGE
+    secrets = {"MLFLOW_AUTH_ADMIN_PASSWORD": "pw", "MLFLOW_FLASK_SERVER_SECRET_KEY": "k"}
+    with pytest.raises(store.StoreError, match="MLFLOW_AUTH_CACHE_TTL_S='1m': expected whole seconds"):
+        store.auth_args({"MLFLOW_AUTH": "basic", **secrets, "MLFLOW_AUTH_CACHE_TTL_S": "1m"}, tmp_path)
 
 
 def test_authentication_writes_a_closed_config_without_the_password(tmp_path: Path) -> None:
@@ -143,6 +146,7 @@ def test_authentication_writes_a_closed_config_without_the_password(tmp_path: Pa
     assert store.auth_args(env, tmp_path) == ["--app-name", "basic-auth"]
     config = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
     assert "default_permission = NO_PERMISSIONS" in config
+    assert "auth_cache_ttl_seconds = 60" in config  # a PBKDF2 check per request otherwise (0.5 s here)
     assert "database_uri = postgresql://u:p%%40ss@db/mlflow" in config  # configparser's escaped %
     assert "s3cret" not in config
     import configparser
