@@ -45,6 +45,13 @@ def _compose_v2_missing(_: re.Match[str]) -> str:
 
 _RULES: tuple[_Rule, ...] = (
     _Rule(
+        # First: a full disk fails a pull, a build step or a container start alike, and each of those
+        # would otherwise be reported as its own failure with the cause cut off.
+        r"no space left on device",
+        ExitCode.FAILURE,
+        lambda m: f"the Docker engine's disk is full (no space left on device); {fixes.FREE_DISK}, then retry",
+    ),
+    _Rule(
         # A remote engine (ssh://) whose host SSH cannot reach or log in to.
         r"ssh: connect to host|ssh: Could not resolve hostname|Permission denied \((?:publickey|password)"
         r"|Host key verification failed",

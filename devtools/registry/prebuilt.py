@@ -85,8 +85,9 @@ class RegistrySource:
             elif meaning == endpoint.NOT_THERE:
                 board.set(image.service, "no prebuilt image for these inputs: building", done=True)
             else:
-                said = done.stderr.strip().splitlines()[-1:] or ["no output"]
-                board.set(image.service, f"pull failed ({said[0][:120]}): building", done=True)
+                said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                # The cause ends the line ("...: no space left on device"): keep the end.
+                board.set(image.service, f"pull failed ({_tail(said, 120)}): building", done=True)
             return "", ""
         facts = inspect.image(remote)
         if facts is None or facts.labels.get(LABEL) != image.fingerprint:
@@ -100,6 +101,10 @@ class RegistrySource:
         reference = f"{repository}@{digest}" if digest else remote
         board.set(image.service, f"pulled {reference}", done=True)
         return reference, ""
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
 
 
 def source_for(project: ComposeProject) -> RegistrySource | None:

@@ -44,6 +44,11 @@ from testing.cli_harness import FIXTURES, FakeDocker
             "pull it where a registry answers, or build from a local image: PYTHON_IMAGE, or "
             "PYTHON_IMAGE_<OS>_<ARCH>",
         ),
+        (
+            "disk_full.txt",  # a pull onto a full engine disk, as a CI run's test_remote met it
+            1,
+            "the Docker engine's disk is full (no space left on device); free space, e.g. 'docker system prune'",
+        ),
         ("unhealthy.txt", 7, "container ctxtest-sick-1 did not become healthy"),
         ("oneshot_failed.txt", 7, "the one-shot service 'seed' failed with exit code 4; see 'devtools logs seed'"),
     ],
