@@ -47,6 +47,7 @@ class Recording:
 RECORDINGS = (
     Recording("compose_config_prod.yml", ("docker-compose.yml",)),
     Recording("compose_config_dev.yml", ("docker-compose.yml", "docker-compose.dev.yml")),
+    Recording("compose_config_auth.yml", ("docker-compose.yml", "docker-compose.dev.yml", "docker-compose.auth.yml")),
     # Also the check that Compose accepts the remote override: its `!override` tags are Compose's own
     # YAML, which the schema hook (check-jsonschema) cannot read.
     Recording(

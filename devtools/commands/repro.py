@@ -29,7 +29,7 @@ def repro(
     """
     from devtools.errors import DevtoolsError, ExitCode
     from devtools.jobs import repro as reproduction
-    from devtools.models import mlflow_api, served
+    from devtools.models import local_secrets, mlflow_api, served
     from devtools.stack.project import ComposeProject
 
     project = ComposeProject.dev()
@@ -38,7 +38,7 @@ def repro(
             "repro runs on a local engine: it mounts a worktree of this checkout (unset DOCKER_HOST / DOCKER_CONTEXT)",
             ExitCode.USAGE,
         )
-    api = mlflow_api.MlflowApi(served.published(served.origins(project), mlflow_api.SERVICE))
+    api = local_secrets.mlflow_api(project, served.published(served.origins(project), mlflow_api.SERVICE))
     recorded = reproduction.find(api, run_id)
     again = reproduction.reproduce(project, api, recorded, typer.echo)
     typer.echo(f"repro: run {again.run_id} reproduces {run_id} ({again.status.lower()})")

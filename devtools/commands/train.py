@@ -60,18 +60,18 @@ def train(
             project = choice.project
     if nodes > 1:
         from devtools.jobs import nodes as multi_node
-        from devtools.models import mlflow_api, served
+        from devtools.models import local_secrets, mlflow_api, served
         from devtools.models.provenance import job_environment
 
         # MLflow as this machine reaches it (a remote engine's through the SSH tunnel): a node that dies
         # with rank 0 leaves a run that only devtools can end.
-        mlflow = served.origins(project).get(mlflow_api.SERVICE)
+        url = served.origins(project).get(mlflow_api.SERVICE)
         env = job_environment(project, "training", running=False)
         code = multi_node.run_nodes(
             project.with_env(**env),
             nodes,
             [*job, *strip_separator(args)],
-            mlflow_url=mlflow,
+            mlflow=local_secrets.mlflow_api(project, url) if url else None,
             report=typer.echo,
             passed=sorted(env),
         )

@@ -1,13 +1,14 @@
 """devtools up: build what is missing or stale, start the dev stack, wait until it is healthy."""
 
 import datetime
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from devtools.errors import DevtoolsError, ExitCode
 from devtools.stack.gpu import GpuMode, choose_gpu
-from devtools.stack.project import ComposeProject
+from devtools.stack.project import ComposeProject, auth_marker
 
 
 def up(
@@ -36,6 +37,14 @@ def up(
             "for parity checks. Not with --gpu or --watch.",
         ),
     ] = False,
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth",
+            help="The dev stack with production's MLflow authentication (accounts, least privilege; secrets in "
+            ".devtools/secrets/): kept for later commands until --no-auth. The prod stack always has it.",
+        ),
+    ] = None,
 ) -> None:
     """Start the dev stack and return once every service with a healthcheck is healthy."""
     from devtools.models import bootstrap, local_secrets, served, store
@@ -47,18 +56,22 @@ def up(
         # The GPU override and the watch rules are dev-loop layers; a parity check runs the prod file as is.
         given = "--gpu" if gpu is not None else "--watch"
         raise DevtoolsError(f"--prod runs docker-compose.yml alone; it cannot be combined with {given}", ExitCode.USAGE)
+    if prod and auth is False:
+        raise DevtoolsError(
+            "--prod always runs with MLflow authentication; --no-auth is for the dev stack", ExitCode.USAGE
+        )
     if prod:
         project = ComposeProject.prod()
     else:
-        choice = choose_gpu(ComposeProject.dev(), gpu)
+        choice = choose_gpu(_auth_chosen(ComposeProject.dev(), auth), gpu)
         if choice.note:
             typer.echo(choice.note, err=True)
         project = choice.project
     since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    if prod:
+    if prod or project.auth:
         made = local_secrets.ensure(project.root)
         if made:
-            typer.echo(f"prod stack secrets made in {local_secrets.folder(project.root)}: {', '.join(made)}", err=True)
+            typer.echo(f"stack secrets made in {local_secrets.folder(project.root)}: {', '.join(made)}", err=True)
     site, source = site_of(project), prebuilt.source_for(project)
     try:
         if prod and (not services or served.SERVICE in services):
@@ -77,6 +90,11 @@ def up(
     for line in store.said_on_start(project, since):
         typer.echo(f"mlflow: {line}")  # a migrated store, and the copy kept of it
     typer.echo(f"Stack '{project.name}' is up.")
+    if project.auth:
+        typer.echo(
+            "  MLflow authentication is on (accounts training, serving, promoter; devtools calls it as promoter; the "
+            "UI's admin password is in .devtools/secrets/mlflow-admin-password): `devtools up --no-auth` turns it off"
+        )
     width = max((len(title) for _, title, _ in urls), default=0)
     for _, title, url in urls:
         typer.echo(f"  {title.ljust(width)}  {url}")
@@ -90,3 +108,16 @@ def up(
         from devtools.watch import loop
 
         loop.run(project, project.config())
+
+
+def _auth_chosen(project: ComposeProject, auth: bool | None) -> ComposeProject:
+    """The dev project with --auth / --no-auth applied and remembered for later commands (None: as before)."""
+    if auth is None:
+        return project
+    marker = auth_marker(project.root, project.name)
+    if auth:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+    return replace(project, auth=auth)

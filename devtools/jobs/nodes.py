@@ -64,7 +64,7 @@ def run_nodes(
     count: int,
     job: Sequence[str],
     *,
-    mlflow_url: str | None,
+    mlflow: MlflowApi | None,
     report: Report,
     passed: Sequence[str] = (),
 ) -> int:
@@ -94,13 +94,13 @@ def run_nodes(
             follower.join(timeout=10)
     except KeyboardInterrupt:
         _stop(nodes)
-        _end_run_failed(nodes, mlflow_url)
+        _end_run_failed(nodes, mlflow)
         raise
     finally:
         proc.run(["docker", "rm", "-f", *(node.container for node in nodes)], capture=True, check=False)
     if failed is None:
         return 0
-    _end_run_failed(nodes, mlflow_url)
+    _end_run_failed(nodes, mlflow)
     code = codes[failed.index] or 1
     raise DevtoolsError(
         f"node {failed.index} ({failed.container}, ranks {failed.ranks}) failed: {failed.reason(code)}; the job "
@@ -167,12 +167,11 @@ def _stop(nodes: Sequence[Node]) -> None:
         proc.run(["docker", "stop", "--time", "20", *(n.container for n in nodes)], capture=True, check=False)
 
 
-def _end_run_failed(nodes: Sequence[Node], mlflow_url: str | None) -> None:
+def _end_run_failed(nodes: Sequence[Node], api: MlflowApi | None) -> None:
     """The run of a job whose rank 0 died with its node stays RUNNING: end it FAILED."""
     run_ids = {run_id for node in nodes for line in node.lines if (run_id := parse_run_started(line))}
-    if not mlflow_url:
+    if api is None:
         return
-    api = MlflowApi(mlflow_url)
     for run_id in run_ids:
         try:
             api.end_if_open(run_id)

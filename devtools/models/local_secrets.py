@@ -1,4 +1,5 @@
-"""The prod stack's secret files (docker-compose.yml `secrets:`), made with random values on first use.
+"""The secret files of the prod stack and of `up --auth` (docker-compose.yml `secrets:`), made with random
+values on first use.
 
 They live in .devtools/secrets/ (mode 0700: no other host user reads them; never committed) and reach
 containers as Compose file secrets under /run/secrets/, so no value is in an image, a Compose file, a
@@ -27,6 +28,9 @@ RANDOM = (
     "mlflow-serving-password",
     "mlflow-promoter-password",
 )
+# `up --auth`'s notebook: the training account as MLflow's client reads it from ~/.mlflow/credentials
+# (a Jupyter kernel runs no code of ours that could read a *_FILE), made from training's password.
+NOTEBOOK_CREDENTIALS = "mlflow-notebook-credentials"
 PROMOTER = "promoter"  # the account devtools calls the prod stack's MLflow as (docker/mlflow/mlflow-access)
 
 
@@ -46,6 +50,12 @@ def ensure(root: Path) -> list[str]:
             path.write_text(secrets.token_urlsafe(24))
             path.chmod(0o644)
             made.append(name)
+    password = (where / "mlflow-training-password").read_text().strip()
+    notebook = f"[mlflow]\nmlflow_tracking_username = training\nmlflow_tracking_password = {password}\n"
+    path = where / NOTEBOOK_CREDENTIALS
+    if not path.exists() or path.read_text() != notebook:  # follows a changed training password
+        path.write_text(notebook)
+        path.chmod(0o644)
     key = signing.ensure_key(root)
     if key is not None:
         made.append(f"promotion key {key}")
@@ -59,11 +69,11 @@ def promoter_password(root: Path) -> str | None:
 
 def mlflow_api(project: ComposeProject, url: str) -> MlflowApi:
     """The stack's MLflow as devtools calls it: as MLFLOW_TRACKING_USERNAME / _PASSWORD when set (the
-    team's own account), else on the prod stack as the promoter (its local secret), else anonymously
-    (the dev stack has no authentication unless asked)."""
+    team's own account), else as the promoter (its local secret) on the prod stack and on a dev stack
+    started with `up --auth`, else anonymously (the dev stack has no authentication unless asked)."""
     account, password = os.environ.get(credentials.USERNAME), os.environ.get(credentials.PASSWORD)
     if account:
         return MlflowApi(url, account=account, password=password or "")
-    if project.variant is Variant.PROD:
+    if project.variant is Variant.PROD or project.auth:
         return MlflowApi(url, account=PROMOTER, password=promoter_password(project.root) or "")
     return MlflowApi(url)

@@ -2,7 +2,8 @@
 
 One value, `ComposeProject`, owns the whole list of Compose files and their order:
 
-    base (docker-compose.yml)  +  dev override (dev variant)  +  GPU override (gpu=True)
+    base (docker-compose.yml)  +  dev override (dev variant)  +  auth override (dev variant, auth=True)
+                               +  GPU override (gpu=True)
                                +  remote override (dev variant on an engine on another machine)
 
 Variants are made with `dataclasses.replace` (`project.with_gpu()`, `project.with_env(...)`), never by
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 BASE_FILE = "docker-compose.yml"
 DEV_FILE = "docker-compose.dev.yml"
 GPU_FILE = "docker-compose.gpu.yml"
+# The dev stack with production's MLflow authentication (`devtools up --auth`); the choice is kept per
+# project in .devtools/auth-<project> (auth_marker), so later commands and one-off jobs run with it.
+AUTH_FILE = "docker-compose.auth.yml"
 # The dev stack on an engine that cannot see this checkout: no bind mounts (the source is synced into
 # volumes) and ports forwarded over SSH (devtools.remote.mirror).
 REMOTE_FILE = "docker-compose.remote.yml"
@@ -74,6 +78,11 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def auth_marker(root: Path, name: str) -> Path:
+    """Present while the dev stack `name` runs with MLflow authentication (`devtools up --auth`)."""
+    return root / ".devtools" / f"auth-{name}"
+
+
 def project_name() -> str:
     return os.environ.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT_NAME
 
@@ -108,16 +117,20 @@ class ComposeProject:
     env: Mapping[str, str] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
     remote: bool = False  # the engine is on another machine (facts.Engine.remote): the remote override
+    auth: bool = False  # the dev stack with MLflow authentication (`up --auth`): the auth override
     overrides: tuple[Path, ...] = ()  # generated Compose files merged last (`devtools repro`'s image and source)
 
     @classmethod
     def load(cls, variant: Variant = Variant.DEV, root: Path | None = None) -> ComposeProject:
         """The project of the checkout devtools runs in (find_root), for `variant`."""
         uid, gid = host_ids()
+        root, name = root or find_root(), project_name()
         return cls(
-            root=root or find_root(),
-            name=project_name(),
+            root=root,
+            name=name,
             variant=variant,
+            # The prod stack has authentication always; the dev stack when `up --auth` chose it.
+            auth=variant is Variant.DEV and auth_marker(root, name).exists(),
             # COMPOSE_BAKE=false: without buildx, Compose warns on every build that Bake is missing.
             env={"DEVTOOLS_UID": str(uid), "DEVTOOLS_GID": str(gid), "COMPOSE_BAKE": "false"},
             # Only the dev stack bind-mounts the checkout; a socket endpoint is decided without a call.
@@ -148,6 +161,8 @@ class ComposeProject:
         names = [BASE_FILE]
         if self.variant is Variant.DEV:
             names.append(DEV_FILE)
+            if self.auth:
+                names.append(AUTH_FILE)
         if self.gpu:
             names.append(GPU_FILE)
         if self.remote and self.variant is Variant.DEV:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.cli_harness import FakeDocker, compose_prefix
+from testing.cli_harness import FakeDocker, compose_prefix, recorded_config
 
 
 @pytest.fixture(autouse=True)
@@ -137,3 +137,32 @@ def test_a_store_from_a_newer_mlflow_fails_up_with_mlflow_s_reason(docker: FakeD
     result = cli("up")
     assert result.exit_code == 15
     assert result.output.strip().splitlines() == [f"devtools: mlflow: {refused}"]
+
+
+def test_auth_is_chosen_once_and_kept_until_no_auth(docker: FakeDocker, stack_root: Path, cli) -> None:
+    """`up --auth` merges the auth override, makes the secrets, and is remembered: a later `up` (and every
+    other command's project) keeps it until `--no-auth`."""
+    docker.respond(
+        lambda argv: "config" in argv and str(stack_root / "docker-compose.auth.yml") in argv,
+        stdout=recorded_config(stack_root, "auth"),
+    )
+    with_auth = compose_prefix(stack_root, *DEV_FILES, "docker-compose.auth.yml")
+    result = cli("up", "--auth")
+    assert result.exit_code == 0, result.output
+    assert docker.changing_calls()[-1] == [*with_auth, *UP]
+    assert "MLflow authentication is on" in result.stdout
+    secrets = stack_root / ".devtools" / "secrets"
+    assert (secrets / "mlflow-admin-password").is_file() and (secrets / "mlflow-serving-password").is_file()
+    docker.calls.clear()
+    cli("up")
+    assert docker.changing_calls()[-1] == [*with_auth, *UP]
+    docker.calls.clear()
+    result = cli("up", "--no-auth")
+    assert docker.changing_calls()[-1] == [*compose_prefix(stack_root, *DEV_FILES), *UP]
+    assert "MLflow authentication" not in result.stdout
+
+
+def test_prod_cannot_turn_authentication_off(docker: FakeDocker, cli) -> None:
+    result = cli("up", "--prod", "--no-auth")
+    assert result.exit_code == 2 and "--prod always runs with MLflow authentication" in result.stderr
+    assert docker.changing_calls() == []

@@ -72,9 +72,7 @@ def test_a_dead_node_fails_the_job_in_one_line_stops_the_others_and_leaves_nothi
     project = ComposeProject(tmp_path, "mlstack")
     shown: list[str] = []
     with pytest.raises(DevtoolsError) as error:
-        run_nodes(
-            project, 2, ["python", "-m", "training", "train", "--epochs", "9"], mlflow_url=None, report=shown.append
-        )
+        run_nodes(project, 2, ["python", "-m", "training", "train", "--epochs", "9"], mlflow=None, report=shown.append)
     message = error.value.message
     assert error.value.code == 137
     assert message.startswith("node 1 (mlstack-train-") and "-node-1, ranks 2-3) failed: killed (exit 137" in message
@@ -117,4 +115,4 @@ def test_train_nodes_on_a_remote_engine_gives_the_job_mlflow_as_this_machine_rea
     docker.allow(["ps"])  # training is not running: a one-off job
     result = cli("train", "--nodes", "2")
     assert result.exit_code == 0, result.output
-    assert given["remote"] is True and given["mlflow_url"] == "http://127.0.0.1:5000"
+    assert given["remote"] is True and given["mlflow"].url == "http://127.0.0.1:5000"
