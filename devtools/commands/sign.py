@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from devtools.stack.project import ComposeProject
 
 
 def sign(
@@ -33,9 +36,10 @@ def sign(
     before it loads the version: in production (the prod stack, the ECS documents) an unsigned or altered
     version is refused and the current one keeps serving. `devtools promote` signs the challenger itself.
 
-    --new-key / --retire-key rotate the key: the new public key is trusted beside the old one (restart
-    serving, or redeploy it with the new MODEL_SIGNING_PUBLIC_KEYS), versions signed with either are served,
-    then the old one is retired.
+    --new-key / --retire-key rotate the key: the new public key is trusted beside the old one (with --prod,
+    the prod stack's serving is recreated to read the new list; the dev stack's reads MODEL_SIGNING_PUBLIC_KEYS;
+    on ECS, update that secret and redeploy serving), versions signed with either are served, then the old
+    one is retired.
 
     Exit 17 when there is no usable key or the version's artifacts cannot be read, 16 when MLflow refuses the
     account, 8 when MLflow does not answer.
@@ -57,7 +61,7 @@ def sign(
         if retire_key:
             signing.retire_key(root, retire_key)
             typer.echo(f"retired {retire_key}; trusted: {_trusted(root)}")
-        typer.echo(f"serving reads the trusted keys at start: restart it (`devtools up{' --prod' if prod else ''}`)")
+        _serving_trusts_the_new_list(project, prod)
         return
     if version is None:
         raise DevtoolsError("give the VERSION to sign (or --new-key / --retire-key)", ExitCode.USAGE)
@@ -65,6 +69,25 @@ def sign(
     url = served.published(served.origins(project), "mlflow")
     key = signing.sign_version(local_secrets.mlflow_api(project, url), name, version, signing.key_path(root))
     typer.echo(f"signed: {name} version {version} with key {key}")
+
+
+def _serving_trusts_the_new_list(project: ComposeProject, prod: bool) -> None:
+    """Serving reads the trusted keys once, at start, and Compose does not recreate a container when only
+    a secret file's content changed: the prod stack's serving is recreated here (healthy before this
+    returns). The dev stack's comes from MODEL_SIGNING_PUBLIC_KEYS, which the engineer sets."""
+    from devtools.models import signing
+
+    if not prod:
+        typer.echo(
+            f"the dev stack verifies with MODEL_SIGNING_PUBLIC_KEYS: set it to {signing.trusted_path(project.root)}'s "
+            "contents (.env) and run `devtools up`"
+        )
+        return
+    if "serving" not in project.running_services():
+        typer.echo("serving is not running: it reads the new list when it starts")
+        return
+    project.run("up", "--detach", "--wait", "--no-deps", "--no-build", "--force-recreate", "serving", capture=True)
+    typer.echo("serving recreated: it trusts the new list")
 
 
 def _trusted(root: Path) -> str:

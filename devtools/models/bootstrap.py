@@ -32,10 +32,8 @@ def sign_first_version(api: MlflowApi, project: ComposeProject, model: str | Non
     version = aliases.get(CHAMPION)
     if version != "1":  # not a freshly seeded store: signing is the promotion path's
         return None
-    try:
-        if signing.is_signed(api, name, version):
-            return None
-    except DevtoolsError:
+    # A failed read (401, MLflow gone) is the caller's one line: never read as "unsigned" or "signed".
+    if signing.is_signed(api, name, version):
         return None
     key = signing.sign_version(api, name, version, signing.key_path(project.root))
     return f"signed the seeded {name} version {version} with the local promotion key {key}"

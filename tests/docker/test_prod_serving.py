@@ -219,6 +219,26 @@ def test_an_artifact_changed_in_the_store_after_signing_is_refused(prod: Stack) 
     assert status["version"] == before and status["last_swap_error_version"] == new, status
 
 
+def test_a_key_rotation_serves_versions_signed_with_either_key(prod: Stack) -> None:
+    """`sign --new-key`: the new key signs from now on, the old one stays trusted, and serving (recreated
+    by the command to read the new list) serves versions signed with either during the overlap."""
+    old_version = model_status(prod)["version"]
+    old_key = model_status(prod)["signed"]["signed_by"]
+    rotated = prod.devtools("sign", "--new-key", "--prod")
+    new_key = re.search(r"new promotion key (\S+)", rotated.stdout)
+    assert new_key and f"the old key {old_key} stays trusted" in rotated.stdout, rotated.stdout
+    assert "serving recreated" in rotated.stdout
+    new_version = train_new_champion(prod)  # signed with the new key
+    status = wait_for(lambda: (s := model_status(prod))["version"] == new_version and s, timeout=60)
+    assert status["signed"]["signed_by"] == new_key.group(1), status
+    # Back to the version the old key signed: still trusted, so served.
+    alias = {"name": "digits-classifier", "alias": "champion", "version": old_version}
+    moved = http_status(prod.url("mlflow", "/api/2.0/mlflow/registered-models/alias"), "POST", alias, mlflow_auth(prod))
+    assert moved == 200
+    status = wait_for(lambda: (s := model_status(prod))["version"] == old_version and s, timeout=60)
+    assert status["signed"]["signed_by"] == old_key, status
+
+
 def test_no_secret_value_in_configuration_images_or_runs(prod: Stack) -> None:
     values = [local_secret(name) for name in SECRET_FILES]
     containers = prod.compose("ps", "-aq", prod=True).stdout.split()
