@@ -2,7 +2,8 @@
 
 `serving.http` answers requests (one serve path for /predict and /invocations), `serving.model` holds
 and follows the served versions, `serving.traffic` runs the challenger on live traffic. `app` is what
-uvicorn serves (`serving.app:app`); the dev reloader builds a fresh one per code change (create_app).
+uvicorn serves (`serving.app:app`, built on first access); the dev reloader builds a fresh one per code
+change (create_app).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from serving import metrics
 from serving.http.request_metrics import RequestMetrics
 from serving.http.routes import routes
 from serving.http.serve import DataPlane
+from serving.model.batch_window import BatchWindow
 from serving.model.batching import MicroBatcher
 from serving.model.slot import ModelSlot
 from serving.model.store import ModelStore
@@ -72,11 +74,19 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
         """Liveness: the process answers HTTP."""
         return {"status": "ok"}
 
-    app.include_router(routes(settings, DataPlane(slot, live), MicroBatcher()))
+    window = BatchWindow.configured(settings.p99_target_ms, settings.batch_wait_ms)
+    app.include_router(routes(settings, DataPlane(slot, live), MicroBatcher(window)))
     app.state.slot = slot
     app.state.challenger_slot = challenger_slot
     app.state.live = live
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`serving.app:app`, built when uvicorn asks for it (PEP 562), not at import: the dev reloader's
+    worker imports this module for create_app and builds its one app itself (a second app per reload
+    cost ~30 ms, its routes' pydantic models)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = globals()["app"] = create_app()
+    return built

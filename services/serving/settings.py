@@ -51,6 +51,10 @@ class Settings:
     # version without a good signature is refused (production) or served with /model saying so.
     signing_public_keys: tuple[str, ...] = ()
     signature_required: bool = False
+    # The micro-batcher's latency target (None: serving/model/batch_window.py's default) and a pinned
+    # window (None: adaptive).
+    p99_target_ms: float | None = None
+    batch_wait_ms: float | None = None
 
     @property
     def follows_challenger(self) -> bool:
@@ -78,6 +82,8 @@ class Settings:
             comparison_log_interval_s=float(env.get("MODEL_COMPARISON_LOG_S", "30")),
             signing_public_keys=_public_keys(env),
             signature_required=_flag(env.get("MODEL_SIGNATURE_REQUIRED", "0"), "MODEL_SIGNATURE_REQUIRED"),
+            p99_target_ms=_milliseconds(env.get("SERVING_P99_TARGET_MS", ""), "SERVING_P99_TARGET_MS"),
+            batch_wait_ms=_milliseconds(env.get("SERVING_BATCH_WAIT_MS", ""), "SERVING_BATCH_WAIT_MS", zero=True),
         )
 
 
@@ -116,6 +122,20 @@ def public_keys(text: str) -> list[str]:
         except ValueError as exc:
             raise ValueError(f"a public key that does not load ({' '.join(str(exc).split())[:120]})") from None
     return blocks
+
+
+def _milliseconds(text: str, variable: str, *, zero: bool = False) -> float | None:
+    """A duration in ms; None when unset. Positive, or also 0 where `zero` (a window of no wait)."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not zero) or value != value or value == float("inf"):
+        floor = "0 or more" if zero else "more than 0"
+        raise SettingsError(f"{variable}={text!r}: expected milliseconds, {floor}")
+    return value
 
 
 def _flag(text: str, variable: str) -> bool:

@@ -1,10 +1,12 @@
 """Micro-batching: concurrent tensor requests for the same model version share one forward pass.
 
 A forward pass of 64 rows costs a fraction of 8 passes of 8 rows, so under concurrency the worker
-thread drains what is waiting (up to MAX_BATCH_ROWS, waiting at most MAX_WAIT_S for company) and
-predicts once. Requests are grouped by model object: a swap never mixes versions within a batch,
-and a request still answers with the version it started with. What arrives together is collected
-together whatever its model (a canary interleaves two), then predicted once per model.
+thread drains what is waiting and predicts once. How long it waits for company and how many rows it
+packs follow the latency target and live figures (serving/model/batch_window.py): no wait when idle,
+longer under load while the target allows. Requests are grouped by model object: a swap never mixes
+versions within a batch, and a request still answers with the version it started with. What arrives
+together is collected together whatever its model (a canary interleaves two), then predicted once per
+model.
 """
 
 from __future__ import annotations
@@ -12,46 +14,54 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-MAX_BATCH_ROWS = 512
-MAX_WAIT_S = 0.001
+from serving.model.batch_window import BatchWindow
 
 
 @dataclass
 class _Item:
     model: Any
     rows: Any  # numpy array, first axis = rows
-    result: Future[Any]
+    arrived: float
+    result: Future[Any] = field(default_factory=Future)
 
 
 class MicroBatcher:
-    def __init__(self, max_rows: int = MAX_BATCH_ROWS, max_wait_s: float = MAX_WAIT_S) -> None:
-        self.max_rows = max_rows
-        self.max_wait_s = max_wait_s
+    def __init__(self, window: BatchWindow | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window or BatchWindow()  # read and updated by the batcher thread only
+        self.clock = clock
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._thread.start()
 
     def predict(self, model: Any, rows: Any) -> Any:
         """model.predict(rows), possibly computed together with other requests' rows."""
-        item = _Item(model, rows, Future())
+        item = _Item(model, rows, self.clock())
         self._queue.put(item)
         return item.result.result()
 
     def _collect(self) -> list[_Item]:
-        """The next batch window: the first item waited for, then what arrives within max_wait_s, up to
-        max_rows rows."""
+        """The next batch: the first item waited for, then what is queued and what arrives while the
+        window says waiting pays, up to its row limit."""
         first = self._queue.get()
-        window, rows = [first], len(first.rows)
-        deadline = time.monotonic() + self.max_wait_s
-        while rows < self.max_rows:
+        self.window.arrived(first.arrived)
+        window, rows, limit = [first], len(first.rows), self.window.rows_limit()
+        while rows < limit:
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                wait = self.window.wait_s(self.clock(), first.arrived, rows)
+                if wait <= 0.0:
+                    break
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    break
+            self.window.arrived(item.arrived)
             window.append(item)
             rows += len(item.rows)
         return window
@@ -65,13 +75,14 @@ class MicroBatcher:
             for batch in by_model.values():
                 self._predict(batch)
 
-    @staticmethod
-    def _predict(batch: list[_Item]) -> None:
+    def _predict(self, batch: list[_Item]) -> None:
         import numpy as np
 
         try:
             stacked = batch[0].rows if len(batch) == 1 else np.concatenate([i.rows for i in batch])
+            started = self.clock()
             out = np.asarray(batch[0].model.predict(stacked))
+            self.window.computed(len(stacked), self.clock() - started)
         except Exception as error:
             for item in batch:
                 item.result.set_exception(error)

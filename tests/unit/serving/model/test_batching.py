@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from serving.model.batch_window import BatchWindow
 from serving.model.batching import MicroBatcher
 
 
@@ -40,7 +41,7 @@ def _concurrently(batcher: MicroBatcher, model: Any, inputs: list[np.ndarray]) -
 
 
 def test_each_request_gets_exactly_its_own_rows_back() -> None:
-    batcher, model = MicroBatcher(max_wait_s=0.02), CountingModel(slow_s=0.05)
+    batcher, model = MicroBatcher(BatchWindow(fixed_wait_s=0.02)), CountingModel(slow_s=0.05)
     inputs = [np.full((i + 1, 3), float(i)) for i in range(12)]
     results = _concurrently(batcher, model, inputs)
     for given, got in zip(inputs, results, strict=True):
@@ -50,7 +51,7 @@ def test_each_request_gets_exactly_its_own_rows_back() -> None:
 
 
 def test_batches_never_mix_model_versions() -> None:
-    batcher = MicroBatcher(max_wait_s=0.02)
+    batcher = MicroBatcher(BatchWindow(fixed_wait_s=0.02))
     old, new = CountingModel(), CountingModel()
     results: dict[str, Any] = {}
 
@@ -79,7 +80,7 @@ def test_a_failing_forward_pass_fails_its_requests_and_the_batcher_goes_on() -> 
 
 def test_interleaved_models_still_share_forward_passes() -> None:
     """A canary interleaves two versions: what arrives together is one window, one pass per model."""
-    batcher = MicroBatcher(max_wait_s=0.05)
+    batcher = MicroBatcher(BatchWindow(fixed_wait_s=0.05))
     champion, challenger = CountingModel(), CountingModel()
     results: dict[str, Any] = {}
 
@@ -97,3 +98,16 @@ def test_interleaved_models_still_share_forward_passes() -> None:
     assert sum(champion.calls) == 4 and sum(challenger.calls) == 4
     assert len(champion.calls) + len(challenger.calls) < 8  # not one pass per request
     assert all(np.array_equal(results[str(i)], np.full((1, 2), 2.0 * i)) for i in range(8))
+
+
+def test_the_adaptive_window_batches_a_burst_and_learns_the_pass_cost() -> None:
+    """The default window: a burst behind a slow pass shares the next pass (the queue filled meanwhile),
+    and each pass's cost is fed back to the window."""
+    batcher, model = MicroBatcher(), CountingModel(slow_s=0.05)
+    inputs = [np.full((2, 3), float(i)) for i in range(10)]
+    results = _concurrently(batcher, model, inputs)
+    for given, got in zip(inputs, results, strict=True):
+        assert np.array_equal(got, given * 2)
+    assert len(model.calls) < len(inputs)
+    fixed, per_row = batcher.window.cost_line()
+    assert fixed + per_row * 2 >= 0.04  # it measured the slow passes
