@@ -63,7 +63,14 @@ def up(
     if prod:
         project = ComposeProject.prod()
     else:
-        choice = choose_gpu(_auth_chosen(ComposeProject.dev(), auth), gpu)
+        dev = ComposeProject.dev()
+        if auth and dev.remote:
+            # Compose mounts file secrets from this machine's disk, which an engine elsewhere cannot see.
+            raise DevtoolsError(
+                "--auth needs a local engine: its secrets are files on this machine (unset DOCKER_HOST)",
+                ExitCode.USAGE,
+            )
+        choice = choose_gpu(_auth_chosen(dev, auth), gpu)
         if choice.note:
             typer.echo(choice.note, err=True)
         project = choice.project

@@ -166,3 +166,11 @@ def test_prod_cannot_turn_authentication_off(docker: FakeDocker, cli) -> None:
     result = cli("up", "--prod", "--no-auth")
     assert result.exit_code == 2 and "--prod always runs with MLflow authentication" in result.stderr
     assert docker.changing_calls() == []
+
+
+def test_auth_on_a_remote_engine_is_refused(docker: FakeDocker, cli, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "ssh://me@gpu-box")
+    monkeypatch.setenv("DEVTOOLS_REMOTE", "1")
+    result = cli("up", "--auth")
+    assert result.exit_code == 2 and "--auth needs a local engine" in result.stderr
+    assert docker.changing_calls() == []
