@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-import numpy as np  # noqa: E402
-from serving.model.batch_window import BatchWindow  # noqa: E402
-from serving.model.batching import MicroBatcher  # noqa: E402
+import numpy as np
+from serving.model.batch_window import BatchWindow
+from serving.model.batching import MicroBatcher
 
 FIXED_S, PER_ROW_S = 0.004, 0.00005  # a pass: 4 ms, plus 0.05 ms per row
 TARGET_MS = 50.0
@@ -78,7 +78,10 @@ def main() -> int:
         "fixed 1 ms (before)": lambda: BatchWindow(fixed_wait_s=0.001),
         f"adaptive, target {TARGET_MS:g} ms": lambda: BatchWindow(target_s=TARGET_MS / 1000),
     }
-    print(f"model: {FIXED_S * 1000:g} ms + {PER_ROW_S * 1000:g} ms/row per pass; {args.rounds} rounds x {args.seconds:g} s")
+    print(
+        f"model: {FIXED_S * 1000:g} ms + {PER_ROW_S * 1000:g} ms/row per pass; "
+        f"{args.rounds} rounds x {args.seconds:g} s"
+    )
     print(f"{'rate/s':>7}  {'window':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for rate in RATES:
         results: dict[str, list[dict[str, float]]] = {name: [] for name in windows}

@@ -111,7 +111,9 @@ def test_a_pinned_window_waits_from_the_oldest_request() -> None:
     ("env", "target", "wait"),
     [({}, None, None), ({"SERVING_P99_TARGET_MS": "80", "SERVING_BATCH_WAIT_MS": "0"}, 80.0, 0.0)],
 )
-def test_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: float | None, wait: float | None) -> None:
+def test_settings(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: float | None, wait: float | None
+) -> None:
     for name in ("SERVING_P99_TARGET_MS", "SERVING_BATCH_WAIT_MS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
