@@ -87,6 +87,18 @@ class RemoteEngine:
         return [["INPUT", "-p", "tcp", "--dport", str(self.ssh_port), "-j", "REJECT", "--reject-with", "tcp-reset"]]
 
 
+def _state_folder() -> Path:
+    """Where the engine keeps its state: it pulls GBs of images (test_remote: the four dev images), so the
+    candidate with the most free space. Never under /tmp or the checkout's parent, which its namespace
+    hides: /var/lib, or the folder above the checkout's parent where that is a writable folder of its own
+    (a CI machine whose checkout lives on a bigger disk than its root filesystem)."""
+    candidates = [Path("/var/lib")]
+    above = REPO.parent.parent
+    if above != Path("/") and not above.is_relative_to("/tmp") and os.access(above, os.W_OK):
+        candidates.append(above)
+    return max(candidates, key=lambda folder: shutil.disk_usage(folder).free)
+
+
 def _wait(predicate: object, what: str, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
@@ -103,8 +115,7 @@ def running() -> Iterator[RemoteEngine]:
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not Path(sshd).is_file():
         raise RuntimeError("openssh-server is not installed: run scripts/provision --tests")
-    # Not under /tmp, which the remote engine's namespace hides.
-    root = Path(tempfile.mkdtemp(prefix="devtools-remote-", dir="/var/lib"))
+    root = Path(tempfile.mkdtemp(prefix="devtools-remote-", dir=_state_folder()))
     sock = f"unix://{root}/docker.sock"
     if _sh("ip", "link", "show", BRIDGE, check=False).returncode == 0:
         raise RuntimeError(
