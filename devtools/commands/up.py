@@ -64,10 +64,11 @@ def up(
         project = ComposeProject.prod()
     else:
         dev = ComposeProject.dev()
-        if auth and dev.remote:
+        if dev.remote and (auth or (auth is None and dev.auth)):
             # Compose mounts file secrets from this machine's disk, which an engine elsewhere cannot see.
             raise DevtoolsError(
-                "--auth needs a local engine: its secrets are files on this machine (unset DOCKER_HOST)",
+                "--auth needs a local engine: its secrets are files on this machine "
+                "(unset DOCKER_HOST, or `devtools up --no-auth`)",
                 ExitCode.USAGE,
             )
         choice = choose_gpu(_auth_chosen(dev, auth), gpu)
