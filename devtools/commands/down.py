@@ -1,5 +1,6 @@
 """devtools down: stop and remove the stack's containers and network (and volumes with -v)."""
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -21,7 +22,9 @@ def down(
         args.append("--volumes")
     from devtools.remote.site import site_of
 
-    project = ComposeProject.prod() if prod else ComposeProject.dev()
+    # Every profile: a service whose profile is off now (the accounts job after `up --no-auth`, the
+    # notebook) is neither active nor an orphan, and Compose would leave its container behind.
+    project = replace(ComposeProject.prod() if prod else ComposeProject.dev(), profiles=("*",))
     site_of(project).close(project)  # a remote engine's SSH tunnel; nothing on this machine's engine
     # Compose removes the volumes of the files it is given: the prod stack's are not in the dev files.
     project.run(*args)

@@ -22,12 +22,14 @@ DEV_FILES = ("docker-compose.yml", "docker-compose.dev.yml")
 def test_down_and_down_volumes(docker: FakeDocker, stack_root: Path, cli) -> None:
     assert cli("down").exit_code == 0
     assert cli("down", "-v").exit_code == 0
-    prefix = compose_prefix(stack_root, *DEV_FILES)
+    # Every profile: a container of a service whose profile is off now (the accounts job after
+    # `up --no-auth`) is neither active nor an orphan to Compose.
+    prefix = [*compose_prefix(stack_root, *DEV_FILES), "--profile", "*"]
     assert docker.calls == [[*prefix, "down", "--remove-orphans"], [*prefix, "down", "--remove-orphans", "--volumes"]]
 
 
 def test_down_prod_uses_the_production_file_alone(docker: FakeDocker, stack_root: Path, cli) -> None:
     assert cli("down", "--prod", "-v").exit_code == 0
     assert docker.calls == [
-        [*compose_prefix(stack_root, "docker-compose.yml"), "down", "--remove-orphans", "--volumes"]
+        [*compose_prefix(stack_root, "docker-compose.yml"), "--profile", "*", "down", "--remove-orphans", "--volumes"]
     ]
