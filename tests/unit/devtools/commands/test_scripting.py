@@ -148,7 +148,7 @@ def test_no_color_reaches_compose(docker: FakeDocker, cli, stack_root: Path, mon
     docker.allow(["down"])
     assert cli("down").exit_code == 0
     prefix = compose_prefix(stack_root, "docker-compose.yml", "docker-compose.dev.yml")
-    assert docker.calls == [[*prefix, "--ansi", "never", "down", "--remove-orphans"]]
+    assert docker.calls == [[*prefix, "--profile", "*", "--ansi", "never", "down", "--remove-orphans"]]
 
 
 def test_shell_completion_is_on() -> None:
