@@ -95,7 +95,7 @@ def main() -> int:
     )
     fixed = results["ours, 1 process, fixed 1 ms window"]
     print(
-        f"batch window: adaptive {one['rps'] / fixed['rps']:.2f}x the throughput of the fixed 1 ms window, "
+        f"batch window: queue + target {one['rps'] / fixed['rps']:.2f}x the throughput of the fixed 1 ms window, "
         f"p50 {one['p50_ms']:.1f} vs {fixed['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} vs {fixed['p99_ms']:.1f} ms"
     )
     return 0

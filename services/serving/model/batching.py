@@ -1,12 +1,12 @@
 """Micro-batching: concurrent tensor requests for the same model version share one forward pass.
 
 A forward pass of 64 rows costs a fraction of 8 passes of 8 rows, so under concurrency the worker
-thread drains what is waiting and predicts once. How long it waits for company and how many rows it
-packs follow the latency target and live figures (serving/model/batch_window.py): no wait when idle,
-longer under load while the target allows. Requests are grouped by model object: a swap never mixes
-versions within a batch, and a request still answers with the version it started with. What arrives
-together is collected together whatever its model (a canary interleaves two), then predicted once per
-model.
+thread drains what is waiting and predicts once: what arrived during a pass is the next batch, so
+batches grow with the load and an idle request is computed at once; the most rows one pass may hold
+follow the latency target and the pass cost learnt as requests flow (serving/model/batch_window.py).
+Requests are grouped by model object: a swap never mixes versions within a batch, and a request still
+answers with the version it started with. What arrives together is collected together whatever its
+model (a canary interleaves two), then predicted once per model.
 """
 
 from __future__ import annotations
@@ -45,23 +45,21 @@ class MicroBatcher:
         return item.result.result()
 
     def _collect(self) -> list[_Item]:
-        """The next batch: the first item waited for, then what is queued and what arrives while the
-        window says waiting pays, up to its row limit."""
+        """The next batch: the first item waited for, then what is queued (and what arrives within a
+        pinned wait), up to the window's row limit."""
         first = self._queue.get()
-        self.window.arrived(first.arrived)
         window, rows, limit = [first], len(first.rows), self.window.rows_limit()
         while rows < limit:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                wait = self.window.wait_s(self.clock(), first.arrived, rows)
+                wait = self.window.wait_s(self.clock(), first.arrived)
                 if wait <= 0.0:
                     break
                 try:
                     item = self._queue.get(timeout=wait)
                 except queue.Empty:
                     break
-            self.window.arrived(item.arrived)
             window.append(item)
             rows += len(item.rows)
         return window

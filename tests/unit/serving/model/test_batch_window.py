@@ -1,20 +1,11 @@
-"""serving.model.batch_window: the micro-batcher's wait and row limit follow the load and the latency
-target, under a simulated clock (every time is given, nothing sleeps)."""
+"""serving.model.batch_window: the micro-batcher's row limit follows the latency target and the learnt pass
+cost; no wait unless one is pinned. Every time is given (a simulated clock), nothing sleeps."""
 
 from __future__ import annotations
 
 import pytest
-from serving.model.batch_window import BUDGET_SHARE, WAIT_GAPS, BatchWindow
+from serving.model.batch_window import BatchWindow
 from serving.settings import Settings, SettingsError
-
-
-def fed(window: BatchWindow, *, gap_s: float, arrivals: int = 50, start: float = 0.0) -> float:
-    """`arrivals` requests `gap_s` apart; the time of the last one."""
-    at = start
-    for i in range(arrivals):
-        at = start + i * gap_s
-        window.arrived(at)
-    return at
 
 
 def costs(window: BatchWindow, fixed_s: float, per_row_s: float, sizes: tuple[int, ...] = (1, 4, 16, 64)) -> None:
@@ -30,64 +21,20 @@ def test_the_cost_line_is_learnt_from_passes_of_several_sizes() -> None:
     assert fixed == pytest.approx(0.004, rel=1e-6) and per_row == pytest.approx(0.0001, rel=1e-6)
 
 
-def test_idle_means_no_wait() -> None:
-    """Requests seconds apart: the first of a batch is computed at once."""
+def test_no_wait_unless_one_is_pinned() -> None:
+    """The queue is the window: what is there goes now, idle or busy (what arrives during a pass is the
+    next batch)."""
     window = BatchWindow(target_s=0.050)
     costs(window, fixed_s=0.004, per_row_s=0.0001)
-    now = fed(window, gap_s=2.0)
-    assert window.wait_s(now, oldest=now, rows=1) == 0.0
+    assert window.wait_s(10.0, oldest=10.0) == 0.0
 
 
-def test_no_figures_yet_means_no_wait() -> None:
-    window = BatchWindow(target_s=0.050)
-    window.arrived(0.0)
-    assert window.wait_s(0.0, oldest=0.0, rows=1) == 0.0
-
-
-def test_under_load_it_waits_for_company_within_the_budget() -> None:
-    """Arrivals 1 ms apart, a pass costing 4 ms fixed: one-row passes cannot keep up, so the batcher waits
-    for company (a few gaps at most) until the batch is big enough, and never past what the target leaves."""
+def test_a_new_cost_takes_over_within_a_few_dozen_passes() -> None:
     window = BatchWindow(target_s=0.050)
     costs(window, fixed_s=0.004, per_row_s=0.0001)
-    now = fed(window, gap_s=0.001)
-    needed = window.rows_to_keep_up()
-    # 1.5 x 1000 req/s x 4 ms / (1 - 1.5 x 1000 x 0.1 ms) = 7.06 rows
-    assert needed == pytest.approx(1.5 * 1000 * 0.004 / (1 - 1.5 * 1000 * 0.0001), rel=1e-3)
-    wait = window.wait_s(now, oldest=now, rows=1)
-    assert 0.0 < wait <= WAIT_GAPS * 0.001 + 1e-9
-    assert window.wait_s(now, oldest=now, rows=8) == 0.0  # big enough: compute
-    # The oldest request already spent most of the budget: no more waiting.
-    budget = 0.050 * BUDGET_SHARE
-    assert window.wait_s(now, oldest=now - budget + 0.004, rows=2) == 0.0
-
-
-def test_the_window_widens_with_the_load_and_closes_when_passes_keep_up_alone() -> None:
-    needed, waits = [], []
-    for gap in (0.0005, 0.001, 0.002, 0.003, 0.02):  # heavier to lighter load
-        window = BatchWindow(target_s=0.050)
-        costs(window, fixed_s=0.004, per_row_s=0.0001)
-        now = fed(window, gap_s=gap)
-        needed.append(window.rows_to_keep_up())
-        waits.append(window.wait_s(now, oldest=now, rows=1))
-    assert needed == sorted(needed, reverse=True)  # heavier load, bigger batches
-    assert all(w > 0 for w in waits[:4]) and waits[4] == 0.0  # 50 req/s: one-row passes keep up
-
-
-def test_overload_packs_as_many_rows_as_the_budget_allows() -> None:
-    window = BatchWindow(target_s=0.050)
-    costs(window, fixed_s=0.004, per_row_s=0.001)
-    fed(window, gap_s=0.0002)  # 5000 req/s: 1.5 x 5000 x 1 ms per row > 1, no size keeps up
-    assert window.rows_to_keep_up() == window.rows_limit() == 21  # (25 - 4) ms / 1 ms
-
-
-def test_an_idle_spell_ends_the_waiting_at_once() -> None:
-    window = BatchWindow(target_s=0.050)
-    costs(window, fixed_s=0.004, per_row_s=0.0001)
-    now = fed(window, gap_s=0.001)
-    assert window.wait_s(now, oldest=now, rows=1) > 0
-    later = now + 5.0  # quiet for 5 s, then one request
-    window.arrived(later)
-    assert window.wait_s(later, oldest=later, rows=1) == 0.0
+    assert window.rows_limit() in (209, 210)  # (25 - 4) ms / 0.1 ms, floored
+    costs(window, fixed_s=0.005, per_row_s=0.0004)  # a heavier version now answers
+    assert window.rows_limit() == 50
 
 
 def test_the_row_limit_is_what_fits_the_budget() -> None:
@@ -103,8 +50,8 @@ def test_the_row_limit_is_what_fits_the_budget() -> None:
 
 def test_a_pinned_window_waits_from_the_oldest_request() -> None:
     window = BatchWindow(fixed_wait_s=0.010)
-    assert window.wait_s(100.004, oldest=100.0, rows=3) == pytest.approx(0.006)
-    assert window.wait_s(100.020, oldest=100.0, rows=3) == 0.0
+    assert window.wait_s(100.004, oldest=100.0) == pytest.approx(0.006)
+    assert window.wait_s(100.020, oldest=100.0) == 0.0
 
 
 @pytest.mark.parametrize(
