@@ -71,6 +71,21 @@ def get_json(url: str, timeout: float = 10, auth: tuple[str, str] | None = None)
         return json.loads(response.read())
 
 
+def http_status(
+    url: str, method: str = "GET", body: dict[str, Any] | None = None, auth: tuple[str, str] | None = None
+) -> int:
+    """The HTTP status `url` answers (an error status too, not raised), optionally with a JSON body and
+    basic auth."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", **basic_auth(auth)}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
 def basic_auth(auth: tuple[str, str] | None) -> dict[str, str]:
     if auth is None:
         return {}

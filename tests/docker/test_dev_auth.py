@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +17,7 @@ from testing.stack_harness import (
     alias_version,
     as_account,
     get_json,
+    http_status,
     local_secret,
     mlflow_auth,
     wait_for,
@@ -26,14 +25,6 @@ from testing.stack_harness import (
 
 PROBE_MODEL = "dev-auth-probe"  # its own registered model: the other modules' counts are untouched
 MARKER = REPO / ".devtools" / f"auth-{PROJECT}"
-
-
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +40,9 @@ def authed(stack: Stack) -> Iterator[tuple[Stack, str]]:
 def test_anonymous_requests_are_refused_and_health_stays_open(authed: tuple[Stack, str]) -> None:
     stack, said = authed
     assert "MLflow authentication is on" in said and MARKER.exists()
-    assert status_of(stack.url("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")) == 401
-    assert status_of(stack.url("mlflow", "/")) == 401  # the UI too
-    assert status_of(stack.url("mlflow", "/health")) == 200
+    assert http_status(stack.url("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")) == 401
+    assert http_status(stack.url("mlflow", "/")) == 401  # the UI too
+    assert http_status(stack.url("mlflow", "/health")) == 200
 
 
 def test_serving_follows_the_champion_as_its_own_account(authed: tuple[Stack, str]) -> None:
@@ -77,7 +68,7 @@ def test_train_registers_as_training_and_devtools_signs_as_the_promoter(authed: 
     )
     assert trained.returncode == 0, trained.stderr[-2000:]
     query = f"/api/2.0/mlflow/registered-models/get?name={PROBE_MODEL}"
-    assert status_of(stack.url("mlflow", query)) == 401  # anonymous: refused even to read what training wrote
+    assert http_status(stack.url("mlflow", query)) == 401  # anonymous: refused even to read what training wrote
     latest = get_json(stack.url("mlflow", query), auth=mlflow_auth(stack))["registered_model"]["latest_versions"]
     version = str(max(int(v["version"]) for v in latest))
     signed = stack.devtools("sign", version, "--model", PROBE_MODEL)
@@ -93,5 +84,5 @@ def test_no_auth_opens_the_dev_stack_again(authed: tuple[Stack, str]) -> None:
     stack, _ = authed
     stack.devtools("up", "--no-auth", "--no-build", "--wait-timeout", "600")
     assert not MARKER.exists()
-    assert status_of(stack.url("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")) == 200
+    assert http_status(stack.url("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")) == 200
     wait_for(lambda: get_json(stack.url("serving", "/ready"))["status"] == "ready", timeout=120)

@@ -13,15 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.stack_harness import REPO, Stack, free_port
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+from testing.stack_harness import REPO, Stack, free_port, http_status
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +30,8 @@ def test_jupyterlab_answers_behind_its_token_on_the_chosen_port(lab: tuple[Stack
     running, url = lab
     base, _, token = url.partition("/lab?token=")
     assert base == f"http://127.0.0.1:{running.env['NOTEBOOK_PORT']}" and token
-    assert _status(f"{base}/api/status?token={token}") == 200
-    assert _status(f"{base}/api/status") in (401, 403)  # the token is what lets a browser in
+    assert http_status(f"{base}/api/status?token={token}") == 200
+    assert http_status(f"{base}/api/status") in (401, 403)  # the token is what lets a browser in
     # The kernel the server offers is the image's ipykernel, and a second call finds the same server.
     with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=10) as response:
         assert "python3" in json.loads(response.read())["kernelspecs"]

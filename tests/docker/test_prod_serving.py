@@ -27,6 +27,7 @@ from testing.stack_harness import (
     basic_auth,
     free_port,
     get_json,
+    http_status,
     local_secret,
     mlflow_auth,
     wait_for,
@@ -96,16 +97,6 @@ def post_json(url: str, body: dict[str, Any], stack: Stack) -> Any:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
-
-
-def http_status(url: str, method: str = "GET", body: dict[str, Any] | None = None, auth: Any = None) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", **basic_auth(auth)}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=10):
-            return 200
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def requests_counted(stack: Stack, endpoint: str) -> float:
