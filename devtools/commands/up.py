@@ -64,14 +64,18 @@ def up(
         project = ComposeProject.prod()
     else:
         dev = ComposeProject.dev()
-        if dev.remote and (auth or (auth is None and dev.auth)):
+        if auth is not None:
+            dev = replace(dev, auth=auth)
+        if dev.remote and dev.auth:
             # Compose mounts file secrets from this machine's disk, which an engine elsewhere cannot see.
             raise DevtoolsError(
                 "--auth needs a local engine: its secrets are files on this machine "
                 "(unset DOCKER_HOST, or `devtools up --no-auth`)",
                 ExitCode.USAGE,
             )
-        choice = choose_gpu(_auth_chosen(dev, auth), gpu)
+        if auth is not None:
+            _remember_auth(dev)
+        choice = choose_gpu(dev, gpu)
         if choice.note:
             typer.echo(choice.note, err=True)
         project = choice.project
@@ -118,14 +122,11 @@ def up(
         loop.run(project, project.config())
 
 
-def _auth_chosen(project: ComposeProject, auth: bool | None) -> ComposeProject:
-    """The dev project with --auth / --no-auth applied and remembered for later commands (None: as before)."""
-    if auth is None:
-        return project
+def _remember_auth(project: ComposeProject) -> None:
+    """Keep the --auth / --no-auth choice for later commands (ComposeProject.load reads the marker)."""
     marker = auth_marker(project.root, project.name)
-    if auth:
+    if project.auth:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
     else:
         marker.unlink(missing_ok=True)
-    return replace(project, auth=auth)
