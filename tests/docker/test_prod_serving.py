@@ -291,5 +291,11 @@ def test_sigterm_under_load_loses_no_in_flight_request(prod: Stack) -> None:
     assert set(served) == {"200"}, served  # every request the server saw was answered 200
     # Every request the server answered during the load reached the client: none lost in flight.
     assert served["200"] - answered_before == counts["ok"], (served, answered_before, counts)
+    # What else the client may see is a connection closed before the server read a request from it: one
+    # the listener queued and dropped (reset), or one uvicorn had accepted but read nothing from when it
+    # began to stop (it closes idle connections: FIN, then the client's request draws a reset, which
+    # Linux reports as EPIPE once the FIN is in, and http.client as RemoteDisconnected if it reads the FIN
+    # first). The count above is what proves that none of them carried a request the server saw.
+    closed_unread = ("ConnectionResetError", "BrokenPipeError", "RemoteDisconnected")
     errors = {outcome: n for outcome, n in counts.items() if outcome not in ("ok", "not accepted")}
-    assert all(outcome.startswith("lost: ConnectionResetError") for outcome in errors), errors
+    assert all(outcome.split(":")[1].strip() in closed_unread for outcome in errors), errors
