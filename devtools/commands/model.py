@@ -23,9 +23,9 @@ def model(
         typer.echo(json.dumps(status, indent=2))
         return
     typer.echo(served.describe(status))
-    made = served.made_by(status.get("provenance"))
-    if made:
-        typer.echo(f"  {made}")
+    for detail in (served.answered_by(status.get("runtime")), served.made_by(status.get("provenance"))):
+        if detail:
+            typer.echo(f"  {detail}")
     challenger = served.describe_challenger(status)
     if challenger:
         typer.echo(challenger)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 TORCH = "services/training/requirements-torch.txt"
 SERVING = "services/serving/requirements.txt"
+SERVING_LEAN = "services/serving/requirements-lean.txt"
 TRAINING = "services/training/requirements.txt"
 NOTEBOOK = "services/training/requirements-notebook.txt"
 DEV_TOOLS = "requirements-dev.txt"
@@ -53,6 +54,7 @@ LOCK_SETS: tuple[LockSet, ...] = (
     LockSet(
         "serving-cuda", (TORCH, SERVING), "cuda", platforms=CUDA_PLATFORMS, purpose="the serving image, CUDA torch"
     ),
+    LockSet("serving-lean", (SERVING_LEAN,), purpose="the lean serving image: ONNX Runtime, no torch"),
     LockSet("training", (TORCH, TRAINING), purpose="the training image (prod)"),
     LockSet(
         "training-cuda", (TORCH, TRAINING), "cuda", platforms=CUDA_PLATFORMS, purpose="the training image, CUDA torch"

@@ -8,6 +8,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -93,6 +94,16 @@ def describe(status: ModelStatus) -> str:
         return f"serving {name}@{alias}: no model loaded ({status.get('not_ready_reason') or 'starting'})"
     since = f"run {str(status.get('run_id'))[:12]}, loaded {status.get('loaded_at')}"
     return f"serving {name}@{alias}: version {status['version']} ({since})"
+
+
+def answered_by(runtime: Mapping[str, Any] | None) -> str | None:
+    """`answered by: onnxruntime (CPUExecutionProvider)`, or the pyfunc and why; None from an older serving."""
+    if not isinstance(runtime, Mapping) or not runtime.get("name"):
+        return None
+    if runtime.get("providers"):
+        return f"answered by: {runtime['name']} ({', '.join(runtime['providers'])})"
+    reason = f": {runtime['reason']}" if runtime.get("reason") else ""
+    return f"answered by: {runtime['name']}{reason}"
 
 
 def made_by(provenance: dict[str, str] | None) -> str | None:

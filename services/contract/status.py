@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, get_args
 
+from contract.accelerated import RuntimeStatus
+
 # How serving uses the challenger (MODEL_CHALLENGER_MODE): shadow scores a copy of each request off the
 # response path; canary answers a share of the requests with it; off does not load it.
 ChallengerMode = Literal["shadow", "canary", "off"]
@@ -60,6 +62,7 @@ class ModelStatus(TypedDict):
     # registered before runs recorded it.
     provenance: dict[str, str] | None
     signed: SignedStatus
+    runtime: RuntimeStatus | None  # what answers (ONNX Runtime or the pyfunc) and why; None: no version
     not_ready_reason: str | None
     last_swap_error: str | None  # a newer version that was not swapped in, and why
     last_swap_error_version: str | None

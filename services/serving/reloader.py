@@ -115,6 +115,9 @@ def _preload_model() -> Any:
         store = ModelStore(Settings.from_env())
         model = store.load(store.resolve_alias())
         smoke_test(model)  # vetted as the watcher vets a swap: a refused version is not served warm either
+        before_fork = getattr(model.predictor, "before_fork", None)  # ONNX Runtime's threads (runtime.py)
+        if before_fork is not None:
+            before_fork()
         return model
     except Exception as error:
         log.warning("no model preloaded (%s: %s); workers load it themselves", type(error).__name__, error)

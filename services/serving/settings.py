@@ -6,10 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from contract.accelerated import RUNTIME_CHOICES, RuntimeChoice
 from contract.aliases import CHALLENGER, CHAMPION
 from contract.signing import public_key_blocks
 from contract.status import MODES, ChallengerMode
+
+Choice = TypeVar("Choice", bound=str)
 
 
 class SettingsError(ValueError):
@@ -55,6 +59,8 @@ class Settings:
     # window (None: adaptive).
     p99_target_ms: float | None = None
     batch_wait_ms: float | None = None
+    # What answers for a version (serving/model/runtime.py): auto, pyfunc, or onnx (the lean image).
+    runtime: RuntimeChoice = "auto"
 
     @property
     def follows_challenger(self) -> bool:
@@ -84,7 +90,12 @@ class Settings:
             signature_required=_flag(env.get("MODEL_SIGNATURE_REQUIRED", "0"), "MODEL_SIGNATURE_REQUIRED"),
             p99_target_ms=_milliseconds(env.get("SERVING_P99_TARGET_MS", ""), "SERVING_P99_TARGET_MS"),
             batch_wait_ms=_milliseconds(env.get("SERVING_BATCH_WAIT_MS", ""), "SERVING_BATCH_WAIT_MS", zero=True),
+            runtime=_runtime(env.get("SERVING_RUNTIME", "auto")),
         )
+
+
+def _runtime(text: str) -> RuntimeChoice:
+    return _one_of(text, RUNTIME_CHOICES, "SERVING_RUNTIME")
 
 
 def _public_keys(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -148,10 +159,14 @@ def _flag(text: str, variable: str) -> bool:
 
 
 def _mode(text: str) -> ChallengerMode:
-    for mode in MODES:
-        if text.strip().lower() == mode:
-            return mode
-    raise SettingsError(f"MODEL_CHALLENGER_MODE={text!r}: expected one of {', '.join(MODES)}")
+    return _one_of(text, MODES, "MODEL_CHALLENGER_MODE")
+
+
+def _one_of(text: str, choices: tuple[Choice, ...], variable: str) -> Choice:
+    for choice in choices:
+        if text.strip().lower() == choice:
+            return choice
+    raise SettingsError(f"{variable}={text!r}: expected one of {', '.join(choices)}")
 
 
 def _share(text: str, variable: str) -> float:

@@ -1,7 +1,8 @@
 """Rank 0's side of `train`, the same for every recipe: one MLflow run with the params, each epoch's
-metrics, the data manifest and the model, a registered version, and the alias moved per --promote
-(training.promotion), and what made it (training.provenance: the image, the lock, the source, the data,
-the hardware; the version carries the image and the lock too).
+metrics, the data manifest and the model, a registered version with its accelerated artifact
+(training.accelerate), the alias moved per --promote (training.promotion), and what made it
+(training.provenance: the image, the lock, the source, the data, the hardware; the version carries the
+image and the lock too).
 The recipe (training/recipes) fits and logs the model; its signature is checked first, before the
 run starts, so a version serving could not type is never registered. Once the run is started, any
 failure ends it FAILED.
@@ -16,10 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import mlflow.pyfunc
+from contract.accelerated import Tolerance, tag_text
 from contract.nodes import NODES_ENV, run_started_line
 from mlflow import MlflowClient
+from mlflow.models.model import ModelInfo
 
 from training import provenance
+from training.accelerate import accelerate_version
+from training.accelerate.gate import configured_tolerance
 from training.config import TrainConfig
 from training.data import Prepared
 from training.errors import TrainingError
@@ -63,6 +69,7 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
     # A recipe bug, not a run: refused before the run starts, and before the other ranks train.
     signature = recipe.signature(data)
     check_servable(recipe.name, signature)
+    tolerance = configured_tolerance(os.environ)  # the accelerated artifact's gate: a bad value fails now
     found = provenance.collect()
     provenance.check_data(data)  # `devtools repro`: other data than the reproduced run's, no run at all
     mlflow.set_tracking_uri(config.tracking_uri)
@@ -76,7 +83,7 @@ def record_run(recipe: Recipe, config: TrainConfig, data: Prepared, device: Any,
                 # A multi-node job's other nodes cannot end this run if this one dies: whoever runs
                 # the job (devtools train --nodes) learns its id here (contract.nodes) and ends it FAILED then.
                 print(run_started_line(run.info.run_id), file=sys.stderr, flush=True)
-            job = _Job(recipe, config, data, device, world, signature, found)
+            job = _Job(recipe, config, data, device, world, signature, found, tolerance)
             return _train_in_run(job, run.info.run_id, experiment.experiment_id)
 
 
@@ -89,6 +96,7 @@ class _Job:
     world: World
     signature: Any  # mlflow.models.ModelSignature, checked servable
     provenance: provenance.Provenance
+    tolerance: Tolerance
 
 
 def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
@@ -113,8 +121,16 @@ def _train_in_run(job: _Job, run_id: str, experiment_id: str) -> TrainResult:
     score = history[-1].logged().get(recipe.metric)
     if score is None:
         raise TrainingError(f"recipe {recipe.name} logged no {recipe.metric} (its metric) in its last epoch")
-    version = _log_and_register(recipe, model, job.signature, data, config)
+    info = _log_and_register(recipe, model, job.signature, data, config)
+    version = str(info.registered_model_version)
     client = MlflowClient(config.tracking_uri)
+    # Before the alias can move: serving never loads this version without its verdict.
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)  # the reference: what serving would load
+    verdict = accelerate_version(
+        model, pyfunc, info.model_id, data.validation.x, client, config.model_name, version, job.tolerance
+    )
+    if config.progress:
+        print(f"accelerated: {tag_text(verdict)}", file=sys.stderr, flush=True)
     for key, value in job.provenance.version_tags().items():
         client.set_model_version_tag(config.model_name, version, key, value)
     moved, reason = promote(client, config, recipe.metric, version, float(score))
@@ -142,10 +158,10 @@ def _log_epoch(metrics: Epoch) -> None:
     mlflow.log_metrics(dict(metrics.logged()), step=metrics.epoch)
 
 
-def _log_and_register(recipe: Recipe, model: Any, signature: Any, data: Prepared, config: TrainConfig) -> str:
+def _log_and_register(recipe: Recipe, model: Any, signature: Any, data: Prepared, config: TrainConfig) -> ModelInfo:
     info = recipe.log_model(
         model, signature=signature, input_example=recipe.input_example(data), model_name=config.model_name
     )
     if info.registered_model_version is None:
         raise TrainingError(f"MLflow did not register a version of {config.model_name!r}")
-    return str(info.registered_model_version)
+    return info

@@ -4,6 +4,7 @@ a broken version, MLflow outages, and graceful shutdown."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ from testing.stack_harness import PROJECT, REPO, Stack, alias_version, get_json,
 
 MODEL = "digits-classifier"
 ALIAS = "champion"
+ONNX_RUNTIME = {"name": "onnxruntime", "providers": ["CPUExecutionProvider"], "reason": None}
+LEAN_IMAGE, LEAN_CONTAINER = "mlstack/serving-lean:test", f"{PROJECT}-serving-lean"
 
 
 def compose(*args: str) -> None:
@@ -60,12 +63,14 @@ def test_ready_and_model_describe_the_alias_holder(serving: Stack) -> None:
 
 
 def test_predict_equals_mlflow_pyfunc(serving: Stack) -> None:
+    """The seeded version passed its equivalence gate: ONNX Runtime answers, with what the pyfunc answers."""
     import numpy as np
 
     status, body, headers = post(serving.url("serving", "/predict"), {"inputs": ROWS})
     assert status == 200
+    assert get_json(serving.url("serving", "/model"))["runtime"] == ONNX_RUNTIME
     expected = host_predictions(serving, body["model_version"])
-    assert np.allclose(body["predictions"], expected, atol=1e-5)
+    assert np.allclose(body["predictions"], expected, rtol=1e-3, atol=1e-5)  # the gate's own tolerance
     assert headers["X-Model-Version"] == body["model_version"]
 
 
@@ -134,6 +139,95 @@ def test_hot_swap_under_load_has_no_failed_request(serving: Stack) -> None:
     # Every answer came whole from one of the versions the alias held: no mix, no stranger.
     assert {r.version for r in load.results} <= set(versions_seen)
     assert all(delay < poll_s + load_budget_s for delay in swap_delays), swap_delays
+
+
+def _train_exec(stack: Stack, *env: str) -> str:
+    """Train one epoch in the training container with `env` (NAME=VALUE) and move the alias: the version."""
+    environment = [arg for pair in env for arg in ("-e", pair)]
+    compose("exec", "-T", *environment, "training", "python", "-m", "training", "train", "--epochs", "1",
+            "--promote", "always")  # fmt: skip
+    return alias_version(stack)
+
+
+@pytest.fixture(scope="module")
+def lean(serving: Stack) -> Iterator[str]:
+    """The lean serving image (target lean: no torch, ONNX Runtime only) following the same alias on the
+    stack's network: its base URL."""
+    subprocess.run(
+        ["docker", "build", "--target", "lean", "-f", "docker/serving/Dockerfile", "-t", LEAN_IMAGE, "."],
+        cwd=REPO, env={**os.environ, "DOCKER_BUILDKIT": "1"}, check=True, capture_output=True, timeout=900,
+    )  # fmt: skip
+    mlflow = subprocess.run(
+        ["docker", "compose", "-p", PROJECT, "ps", "-q", "mlflow"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    network = subprocess.run(
+        ["docker", "inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}", mlflow],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(["docker", "rm", "-f", LEAN_CONTAINER], capture_output=True, check=False)
+    subprocess.run(
+        ["docker", "run", "-d", "--name", LEAN_CONTAINER, "--network", network, "--read-only", "--cap-drop", "ALL",
+         "-e", "MLFLOW_TRACKING_URI=http://mlflow:5000", "-e", "MODEL_POLL_INTERVAL_S=0.5",
+         "-p", "127.0.0.1::8080", LEAN_IMAGE],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    try:
+        port = (
+            subprocess.run(["docker", "port", LEAN_CONTAINER, "8080/tcp"], capture_output=True, text=True, check=True)
+            .stdout.split(":")[-1]
+            .strip()
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: get_json(f"{url}/model")["version"] == alias_version(serving), timeout=120)
+        yield url
+    finally:
+        subprocess.run(["docker", "rm", "-f", LEAN_CONTAINER], capture_output=True, check=False)
+
+
+def lean_model_refusing(url: str) -> dict[str, Any] | None:
+    """The lean server's /model once it has refused a version; None before."""
+    model: dict[str, Any] = get_json(f"{url}/model")
+    return model if model["last_swap_error"] else None
+
+
+def test_swaps_between_a_compiled_and_an_uncompiled_version_under_load_fail_no_request(
+    serving: Stack, lean: str
+) -> None:
+    """A version whose ONNX export fails the gate (a zero tolerance: float32 graphs never match the
+    pyfunc bit for bit) is answered by its pyfunc, /model saying why; the next one, which passes, by ONNX
+    Runtime; no request fails across either swap, and each answer names the version that gave it. The
+    lean image refuses the first (it has no pyfunc runtime) and keeps serving what it served, then takes
+    the second."""
+    import numpy as np
+
+    before = served_version(serving)
+    assert get_json(f"{lean}/model")["runtime"] == ONNX_RUNTIME
+    with LoadClient(serving.url("serving", "/predict")) as load:
+        refused = _train_exec(serving, "TRAINING_ONNX_RTOL=0", "TRAINING_ONNX_ATOL=0")
+        wait_for(lambda: served_version(serving) == refused, timeout=60)
+        uncompiled = get_json(serving.url("serving", "/model"))["runtime"]
+        status, by_pyfunc, _ = post(serving.url("serving", "/predict"), {"inputs": ROWS})
+        lean_refused = wait_for(lambda: lean_model_refusing(lean), timeout=60)
+        lean_status, by_lean, _ = post(f"{lean}/predict", {"inputs": ROWS})
+        compiled = _train_exec(serving)
+        wait_for(lambda: served_version(serving) == compiled, timeout=60)
+        wait_for(lambda: any(r.version == compiled for r in load.results[-8:]), timeout=30)
+    wait_for(lambda: get_json(f"{lean}/model")["version"] == compiled, timeout=60)
+    assert lean_refused["version"] == before and lean_refused["last_swap_error_version"] == refused
+    assert lean_refused["last_swap_error"].startswith("NotAccelerated: the equivalence gate refused its ONNX export: ")
+    assert lean_refused["last_swap_error"].endswith("this image serves ONNX artifacts only (SERVING_RUNTIME=onnx)")
+    assert lean_status == 200 and by_lean["model_version"] == before  # still serving what it served
+    assert get_json(f"{lean}/model")["runtime"] == ONNX_RUNTIME
+    assert uncompiled["name"] == "pyfunc" and uncompiled["providers"] is None
+    assert uncompiled["reason"].startswith("the equivalence gate refused its ONNX export: "), uncompiled
+    assert "outside the tolerance (rtol 0, atol 0" in uncompiled["reason"]
+    assert status == 200 and by_pyfunc["model_version"] == refused
+    assert np.allclose(by_pyfunc["predictions"], host_predictions(serving, refused), atol=1e-6)
+    assert get_json(serving.url("serving", "/model"))["runtime"] == ONNX_RUNTIME
+    assert load.failures() == []
+    assert {before, refused, compiled} >= {r.version for r in load.results} >= {refused, compiled}
 
 
 def _register_broken_version(stack: Stack) -> str:

@@ -182,7 +182,7 @@ def serve_registered(tracking: str, cache: Path, report: Report) -> bool:
         loaded = store.load(target)
         source = DigitsRecipe().source()
         rows, labels = source.x, source.y
-        scores = np.asarray(loaded.pyfunc.predict(rows[:8]))  # one score per class, as /predict answers
+        scores = np.asarray(loaded.predictor.predict(rows[:8]))  # one score per class, as /predict answers
     except Exception as exc:  # an import, a store or a model problem: said in the report, not a traceback
         return report.step("serving load", False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
     ok = scores.shape == (8, 10)

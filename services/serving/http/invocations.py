@@ -69,7 +69,7 @@ def _tensor_rows(body: bytes, content_type: str, model: LoadedModel) -> NDArray[
     mime, _, params = content_type.partition(";")
     if mime.strip() != "application/json" or params.strip() not in ("", "charset=utf-8", "charset=UTF-8"):
         return None
-    schema = model.pyfunc.metadata.get_input_schema()
+    schema = model.predictor.metadata.get_input_schema()
     if schema is None or not schema.is_tensor_spec() or len(schema.inputs) != 1:
         return None
     spec = schema.inputs[0]
@@ -101,7 +101,7 @@ def _score(model: LoadedModel, body: bytes, content_type: str) -> Response:
     try:
         # Untyped in mlflow 3.17 (py.typed, but no annotations): scoring_server.invocations, get_http_status_code.
         result = scoring_server.invocations(  # type: ignore[no-untyped-call]
-            body, content_type, model.pyfunc, model.pyfunc.metadata.get_input_schema()
+            body, content_type, model.predictor, model.predictor.metadata.get_input_schema()
         )
     except MlflowException as error:
         status: int = error.get_http_status_code()  # type: ignore[no-untyped-call]

@@ -50,12 +50,13 @@ def routes(settings: Settings, plane: DataPlane, batcher: MicroBatcher) -> APIRo
             "version": model.version if model else None,
             "run_id": model.run_id if model else None,
             "loaded_at": iso_utc(model.loaded_at) if model else None,
-            "signature": describe_signature(model.pyfunc.metadata.signature) if model else None,
+            "signature": describe_signature(model.predictor.metadata.signature) if model else None,
             "provenance": dict(model.provenance) if model else None,
             "signed": {
                 "mode": signature_mode(settings.signature_required, bool(settings.signing_public_keys)),
                 "signed_by": model.signed_by if model else None,
             },
+            "runtime": model.runtime if model else None,
             "not_ready_reason": slot.status.not_ready_reason,
             "last_swap_error": slot.status.last_swap_error,
             "last_swap_error_version": slot.status.last_swap_error_version,
@@ -74,7 +75,7 @@ def routes(settings: Settings, plane: DataPlane, batcher: MicroBatcher) -> APIRo
         """Predict with the served version; the response names the version that answered."""
         return await plane.serve(
             request.headers,
-            lambda model: PredictRows(to_model_input(body, model.pyfunc.metadata.signature), batcher),
+            lambda model: PredictRows(to_model_input(body, model.predictor.metadata.signature), batcher),
         )
 
     @router.post("/invocations")

@@ -55,14 +55,14 @@ class ModelRows:
         import numpy as np
 
         if isinstance(self.data, np.ndarray):
-            return self.batcher.predict(model.pyfunc, self.data)
-        return model.pyfunc.predict(self.data)
+            return self.batcher.predict(model.predictor, self.data)
+        return model.predictor.predict(self.data)
 
     def predictions(self, answer: Any) -> Any:
         return answer
 
     def score(self, challenger: LoadedModel) -> Any:
-        return challenger.pyfunc.predict(self.data)
+        return challenger.predictor.predict(self.data)
 
 
 class DataPlane:

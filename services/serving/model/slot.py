@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.accelerated import PYFUNC, RuntimeStatus
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -19,11 +21,14 @@ class LoadedModel:
     version: str
     alias: str
     run_id: str
-    pyfunc: Any  # mlflow.pyfunc.PyFuncModel
+    # What answers: mlflow.pyfunc.PyFuncModel, or serving.model.runtime.OnnxPredictor (the same
+    # predict(data) and metadata).
+    predictor: Any
     input_example: Any
     loaded_at: float = field(default_factory=time.time)
     provenance: dict[str, str] = field(default_factory=dict)  # what made the version (contract.provenance)
     signed_by: str | None = None  # the trusted key its signature verified with; None: not verified
+    runtime: RuntimeStatus = field(default_factory=lambda: RuntimeStatus(name=PYFUNC, providers=None, reason=None))
 
 
 @dataclass

@@ -30,9 +30,9 @@ def refusal(signature: Any) -> str | None:
 
 def smoke_test(model: LoadedModel) -> None:
     """Raises when `model` may not serve: an untypable signature, no input example, or a failing prediction."""
-    reason = refusal(model.pyfunc.metadata.signature)
+    reason = refusal(model.predictor.metadata.signature)
     if reason is not None:
         raise UntypableSignature(f"its signature ({reason}) cannot be typed by /predict: {HOW_TO_TYPE}")
     if model.input_example is None:
         raise RuntimeError(f"version {model.version} has no input example to smoke-test")
-    model.pyfunc.predict(model.input_example)
+    model.predictor.predict(model.input_example)

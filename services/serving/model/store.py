@@ -11,6 +11,7 @@ from typing import Any
 from contract.provenance import VERSION_TAGS
 from contract.signing import SIGNATURE_TAG
 
+from serving.model.runtime import load_predictor
 from serving.model.signature import Verifier
 from serving.model.slot import LoadedModel
 from serving.settings import Settings
@@ -85,28 +86,27 @@ class ModelStore:
         return cached
 
     def load(self, target: AliasTarget) -> LoadedModel:
-        import mlflow.pyfunc
-
         path = self.local_copy(target)
-        # Before anything unpickles it: loading a model runs code from its artifacts.
+        # Before anything unpickles it: loading a model runs code from its artifacts (and the verdict
+        # that picks the runtime is one of them).
         signed_by = self.verifier.check(path, self.settings.model_name, target.version, target.signature)
-        # CPU unless told otherwise: a CPU-exported model must not be moved to a GPU it never saw.
-        pyfunc = mlflow.pyfunc.load_model(str(path), model_config={"device": "cpu"})
+        predictor, runtime = load_predictor(path, self.settings.runtime)
         return LoadedModel(
             name=self.settings.model_name,
             version=target.version,
             alias=target.alias or self.settings.model_alias,
             run_id=target.run_id,
-            pyfunc=pyfunc,
-            input_example=_input_example(pyfunc, path),
+            predictor=predictor,
+            input_example=_input_example(predictor, path),
             provenance=dict(target.provenance),
             signed_by=signed_by,
+            runtime=runtime,
         )
 
 
-def _input_example(pyfunc: Any, path: Path) -> Any:
+def _input_example(predictor: Any, path: Path) -> Any:
     try:
-        return pyfunc.input_example
+        return predictor.input_example
     except Exception:
         from mlflow.models import Model
 

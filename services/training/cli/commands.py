@@ -96,3 +96,19 @@ def seed(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def compile_version(args: argparse.Namespace) -> int:
+    from training.accelerate.existing import CompileRequest, compile_existing
+    from training.data_location import local_dir
+
+    request = CompileRequest(
+        model_name=args.model_name,
+        version=str(args.version),
+        recipe=args.recipe,
+        data_dir=local_dir(args.data_dir),
+        tracking_uri=args.tracking_uri,
+        force=args.force,
+    )
+    print(compile_existing(request))
+    return EXIT_OK

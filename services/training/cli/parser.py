@@ -1,4 +1,4 @@
-"""The parser of `python -m training {pipeline,train,seed}`: every flag, its default and its help, and the
+"""The parser of `python -m training {pipeline,train,seed,compile}`: every flag, its default and its help, and the
 exit-code table (training.errors.EXIT_CODES) under each command's --help."""
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exit_codes,
         formatter_class=formatter,
     )
-    subcommands = parser.add_subparsers(dest="command", required=True, metavar="{pipeline,train,seed}")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="{pipeline,train,seed,compile}")
 
     pipeline = subcommands.add_parser(
         "pipeline",
@@ -211,4 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracking(seed)
     _add_data_dir(seed)
     seed.set_defaults(handler=commands.seed)
+
+    compile_ = subcommands.add_parser(
+        "compile",
+        help="export a registered version to ONNX behind the equivalence gate (training does it for new ones)",
+        description=(
+            "Export version VERSION of the model to ONNX, compare ONNX Runtime's answers with its pyfunc's on\n"
+            "the recipe's validation split, and record the graph and the verdict in the version. Refused for a\n"
+            "signed version (its signature would no longer verify) and, without --force, for one that has its verdict."
+        ),
+        epilog=exit_codes,
+        formatter_class=formatter,
+    )
+    compile_.add_argument("version", type=arguments.positive_int, help="the model version's number")
+    compile_.add_argument("--force", action="store_true", help="redo a version that already has its verdict")
+    _add_recipe(compile_)
+    _add_tracking(compile_)
+    _add_data_dir(compile_)
+    compile_.set_defaults(handler=commands.compile_version)
     return parser

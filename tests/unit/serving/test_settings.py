@@ -33,3 +33,13 @@ def test_serving_follows_the_contracts_aliases_by_default(monkeypatch: pytest.Mo
     assert settings.follows_challenger
     monkeypatch.setenv("MODEL_CHALLENGER_MODE", " Canary ")
     assert Settings.from_env().challenger_mode == "canary"
+
+
+def test_the_runtime_is_auto_unless_chosen_and_a_bad_choice_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVING_RUNTIME", raising=False)
+    assert Settings.from_env().runtime == "auto"
+    monkeypatch.setenv("SERVING_RUNTIME", " ONNX ")
+    assert Settings.from_env().runtime == "onnx"
+    monkeypatch.setenv("SERVING_RUNTIME", "tensorrt")
+    with pytest.raises(SettingsError, match=r"^SERVING_RUNTIME='tensorrt': expected one of auto, pyfunc, onnx$"):
+        Settings.from_env()

@@ -145,3 +145,30 @@ def test_the_run_and_its_version_record_what_made_them(
         keys.GIT_COMMIT: "3" * 40,
         keys.GIT_DIRTY: "true",
     }
+
+
+def test_the_version_carries_an_onnx_artifact_that_passed_the_gate(
+    digits_trained: TrainResult, digits_config: TrainConfig, client: MlflowClient, tmp_path: Path
+) -> None:
+    """The ViT went through torch's exporter; ONNX Runtime's answers on the validation split matched the
+    pyfunc's, and the graph takes any number of rows (the one row alone was checked too)."""
+    import mlflow
+    import numpy as np
+    import onnxruntime
+
+    version = client.get_model_version(digits_config.model_name, digits_trained.version)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{digits_config.model_name}/1", dst_path=str(tmp_path)))
+    verdict = json.loads((local / "accelerated" / "onnx.json").read_text())
+
+    assert verdict["usable"] and verdict["reason"] is None, verdict
+    assert verdict["exporter"].startswith("torch.onnx (dynamo) ")
+    assert verdict["rows_compared"] == 360 and verdict["top_class_agreement"] == 1.0
+    assert verdict["input"] == {"name": "input", "dtype": "float32", "columns": None}
+    assert verdict["output"]["shape_tail"] == [10] and verdict["output"]["dtype"] == "float32"
+    assert version.tags["mlstack.accelerated"].startswith("onnx: usable (360 validation rows")
+    session = onnxruntime.InferenceSession(
+        str(local / "accelerated" / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    rows = np.arange(3 * 64, dtype=np.float32).reshape(3, 64) % 17
+    expected = mlflow.pyfunc.load_model(str(local)).predict(rows)
+    np.testing.assert_allclose(session.run(None, {"input": rows})[0], expected, rtol=1e-3, atol=1e-5)

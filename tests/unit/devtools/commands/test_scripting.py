@@ -102,11 +102,14 @@ def test_model_shows_what_made_the_served_version(docker: FakeDocker, cli, stack
             "provenance.image_id": "sha256:" + "c" * 64, "provenance.lock_sha256": "d" * 64,
             "mlflow.source.git.commit": "e" * 40, "provenance.git_dirty": "true",
         },
+        "runtime": {"name": "pyfunc", "providers": None, "reason": "SERVING_RUNTIME=pyfunc"},
     }  # fmt: skip
-    assert cli("model").stdout.splitlines()[1] == (
+    assert cli("model").stdout.splitlines()[1] == "  answered by: pyfunc: SERVING_RUNTIME=pyfunc"
+    assert cli("model").stdout.splitlines()[2] == (
         f"  made by: image 127.0.0.1:5001/mlstack/training@sha256:{'b' * 64}, lock {'d' * 12}, commit {'e' * 12}+diff"
     )
     _Serving.answer["provenance"] = {}  # a version registered before runs recorded it
+    del _Serving.answer["runtime"]  # and a serving older than accelerated artifacts
     assert cli("model").stdout.splitlines()[1] == "last swap error: none"
 
 

@@ -84,6 +84,23 @@ def test_the_registered_model_serves_rows_by_column(
     np.testing.assert_allclose(served.predict(frame[COLUMNS[::-1]]), predicted)
 
 
+def test_the_pipeline_is_exported_through_skl2onnx_and_passes_the_gate(
+    trained: TrainResult, config: TrainConfig, client: MlflowClient, tmp_path: Path
+) -> None:
+    """The column signature's ten doubles go into the graph as one float64 tensor, in signature order;
+    the graph's (rows, 1) answer is the pyfunc's (rows,)."""
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{config.model_name}/1", dst_path=str(tmp_path)))
+    verdict = json.loads((local / "accelerated" / "onnx.json").read_text())
+
+    assert verdict["usable"], verdict
+    assert verdict["exporter"].startswith("skl2onnx ")
+    assert verdict["input"] == {"name": "input", "dtype": "float64", "columns": COLUMNS}
+    assert verdict["output"]["shape_tail"] == [] and verdict["output"]["dtype"] == "float64"
+    assert verdict["top_class_agreement"] is None and verdict["max_abs_diff"] < 1e-9
+    tag = client.get_model_version(config.model_name, trained.version).tags["mlstack.accelerated"]
+    assert tag.startswith("onnx: usable (")
+
+
 def test_same_data_same_fit_and_the_alias_stays(trained: TrainResult, config: TrainConfig) -> None:
     again = train(config)
 
