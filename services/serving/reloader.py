@@ -38,7 +38,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGES = ("serving", "contract")
 SOURCE_DIRS = tuple(path for path in (PACKAGE_DIR, PACKAGE_DIR.parent / "contract") if path.is_dir())
 # Imported once in the parent so workers inherit them already initialised.
-WARM_MODULES = ("numpy", "pandas", "torch", "mlflow", "mlflow.pyfunc", "fastapi", "uvicorn", "prometheus_client")
+WARM_MODULES = (
+    "numpy", "pandas", "torch", "onnxruntime", "mlflow", "mlflow.pyfunc", "fastapi", "uvicorn", "prometheus_client",
+)  # fmt: skip
 # A change burst (an editor's save-rename dance, a git checkout) becomes one reload: watchfiles
 # waits this long for quiet before it reports a batch.
 DEBOUNCE_S = 0.03
