@@ -9,7 +9,6 @@ own MLflow + seed on the bench project's ports, removed at the end.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -17,10 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's testing/ helpers
 from bench_prod_serving import CPUS, MEMORY, NETWORK, docker, memory_mib
 from bench_serving import seeded_bench_stack
 
-REPO = Path(__file__).resolve().parent.parent
+from testing.lean_image import build_lean_image
+
 PROD, LEAN = "prod (torch + pyfunc + ONNX Runtime)", "lean (ONNX Runtime only)"
 IMAGES = {PROD: "mlstack/serving:latest", LEAN: "mlstack/serving-lean:bench"}
 ROUNDS = 3
@@ -45,10 +46,7 @@ def ready_after(image: str, name: str) -> tuple[float, float]:
 
 
 def main() -> int:
-    subprocess.run(
-        ["docker", "build", "--target", "lean", "-f", "docker/serving/Dockerfile", "-t", IMAGES[LEAN], "."],
-        cwd=REPO, env={**os.environ, "DOCKER_BUILDKIT": "1"}, check=True, capture_output=True,
-    )  # fmt: skip
+    build_lean_image(IMAGES[LEAN], "mlstack/base:latest")  # the base `devtools build --target prod` made
     devtools, env = seeded_bench_stack()
     sizes = {label: int(docker("image", "inspect", "--format", "{{.Size}}", image)) for label, image in IMAGES.items()}
     ready: dict[str, list[float]] = {label: [] for label in IMAGES}

@@ -4,7 +4,6 @@ a broken version, MLflow outages, and graceful shutdown."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from testing.lean_image import build_lean_image
 from testing.serving_load import ROWS, LoadClient, post
 from testing.stack_harness import PROJECT, REPO, Stack, alias_version, get_json, wait_for
 
@@ -153,10 +153,8 @@ def _train_exec(stack: Stack, *env: str) -> str:
 def lean(serving: Stack) -> Iterator[str]:
     """The lean serving image (target lean: no torch, ONNX Runtime only) following the same alias on the
     stack's network: its base URL."""
-    subprocess.run(
-        ["docker", "build", "--target", "lean", "-f", "docker/serving/Dockerfile", "-t", LEAN_IMAGE, "."],
-        cwd=REPO, env={**os.environ, "DOCKER_BUILDKIT": "1"}, check=True, capture_output=True, timeout=900,
-    )  # fmt: skip
+    base = json.loads(serving.compose("config", "--format", "json").stdout)["services"]["base"]["image"]
+    build_lean_image(LEAN_IMAGE, base)
     mlflow = subprocess.run(
         ["docker", "compose", "-p", PROJECT, "ps", "-q", "mlflow"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -216,7 +214,9 @@ def test_swaps_between_a_compiled_and_an_uncompiled_version_under_load_fail_no_r
         wait_for(lambda: any(r.version == compiled for r in load.results[-8:]), timeout=30)
     wait_for(lambda: get_json(f"{lean}/model")["version"] == compiled, timeout=60)
     assert lean_refused["version"] == before and lean_refused["last_swap_error_version"] == refused
-    assert lean_refused["last_swap_error"].startswith("NotAccelerated: the equivalence gate refused its ONNX export: ")
+    assert lean_refused["last_swap_error"].startswith(
+        f"version {refused} not swapped in: NotAccelerated: the equivalence gate refused its ONNX export: "
+    )
     assert lean_refused["last_swap_error"].endswith("this image serves ONNX artifacts only (SERVING_RUNTIME=onnx)")
     assert lean_status == 200 and by_lean["model_version"] == before  # still serving what it served
     assert get_json(f"{lean}/model")["runtime"] == ONNX_RUNTIME
