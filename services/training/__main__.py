@@ -1,4 +1,4 @@
-"""`python -m training {pipeline,train,seed}`: parse the command line, run the command, exit with its code.
+"""`python -m training {pipeline,train,seed,compile}`: parse the command line, run the command, exit with its code.
 
 Errors are one line on stderr, DEVTOOLS_DEBUG=1 adds the traceback; the exit codes are
 training.errors.EXIT_CODES (shown by --help). torch, transformers and mlflow are imported by the
